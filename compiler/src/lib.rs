@@ -3,4 +3,5 @@
 
 pub mod ast;
 pub mod diagnostic;
+pub mod ir;
 pub mod parse;
