@@ -175,7 +175,10 @@ mod tests {
         assert_ne!(u8_fp, i8_fp);
         assert_ne!(Fingerprinter::array(3, u8_fp), Fingerprinter::array(4, u8_fp));
         assert_ne!(Fingerprinter::string(8), Fingerprinter::vector(8, u8_fp));
-        assert_ne!(Fingerprinter::enumeration(u8_fp, true), Fingerprinter::enumeration(u8_fp, false));
+        assert_ne!(
+            Fingerprinter::enumeration(u8_fp, true),
+            Fingerprinter::enumeration(u8_fp, false)
+        );
         let a = Fingerprinter::structure(2, 1, 2).member("a", 0, u8_fp).member("b", 1, u8_fp);
         let b = Fingerprinter::structure(2, 1, 2).member("b", 0, u8_fp).member("a", 1, u8_fp);
         assert_ne!(a.finish(), b.finish());

@@ -26,7 +26,17 @@ use crate::fingerprint::{Fingerprinter, PrimCode};
 ///   represents (natural alignment, declaration order, little-endian), so that a C peer compiled
 ///   from the same schema agrees on every byte;
 /// - [`FlatType::FINGERPRINT`] is computed from that layout as `docs/IR.md` specifies.
-pub unsafe trait FlatType: FromBytes + IntoBytes + KnownLayout + Immutable + Copy + 'static {
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a flat type (it does not implement `flatipc::FlatType`)",
+    label = "not a flat type",
+    note = "flat types are the primitive integers and floats, `flatipc::Bool`, arrays of flat \
+            types, and types that `#[derive(FlatMessage)]`",
+    note = "if `{Self}` is your struct, derive `FlatMessage` on it (with zerocopy's `FromBytes`, \
+            `IntoBytes`, `KnownLayout` and `Immutable`)"
+)]
+pub unsafe trait FlatType:
+    FromBytes + IntoBytes + KnownLayout + Immutable + Copy + 'static
+{
     /// Hash of the canonical layout description (see [`crate::fingerprint`]).
     const FINGERPRINT: u64;
 
@@ -89,7 +99,9 @@ pub struct Member {
 /// assert!(b.get());
 /// assert_eq!(format!("{b:?}"), "true");
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, Default, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
 #[repr(transparent)]
 pub struct Bool(pub u8);
 
@@ -315,9 +327,8 @@ impl std::error::Error for CapacityError {}
 /// [`Problem::LengthOutOfBounds`] or [`Problem::InvalidUtf8`].
 pub fn checked_str(len: u32, data: &[u8]) -> Result<&str, ValidationError> {
     let bytes = checked_prefix(len, data)?;
-    core::str::from_utf8(bytes).map_err(|e| {
-        ValidationError::new(Problem::InvalidUtf8 { valid_up_to: e.valid_up_to() })
-    })
+    core::str::from_utf8(bytes)
+        .map_err(|e| ValidationError::new(Problem::InvalidUtf8 { valid_up_to: e.valid_up_to() }))
 }
 
 /// Checks a bounded length against its storage and returns the used prefix.
@@ -355,8 +366,8 @@ mod tests {
     #[test]
     fn layout_of_primitives_is_natural() {
         fn check<T>(size: usize) {
-            assert_eq!(core::mem::size_of::<T>(), size);
-            assert_eq!(core::mem::align_of::<T>(), size);
+            assert_eq!(size_of::<T>(), size);
+            assert_eq!(align_of::<T>(), size);
         }
         check::<u8>(1);
         check::<i16>(2);
@@ -388,7 +399,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_innermost_member() {
-        let e = ValidationError::new(Problem::NonZeroPadding).within("Inner", "x").within("Outer", "y");
+        let e =
+            ValidationError::new(Problem::NonZeroPadding).within("Inner", "x").within("Outer", "y");
         assert_eq!((e.type_name, e.member), ("Inner", "x"));
         assert!(e.to_string().contains("Inner.x"));
     }

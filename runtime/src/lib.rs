@@ -46,8 +46,8 @@ pub mod fingerprint;
 mod flat;
 
 pub use flat::{
-    check_padding, checked_prefix, checked_str, Bool, CapacityError, FlatMessage, FlatType,
-    Member, Problem, ValidationError,
+    check_padding, checked_prefix, checked_str, Bool, CapacityError, FlatMessage, FlatType, Member,
+    Problem, ValidationError,
 };
 
 #[cfg(feature = "derive")]

@@ -1,0 +1,144 @@
+//! Libraries: grouping files by their `library` line, resolving `using`, and ordering libraries
+//! so that every library comes after the ones it imports.
+
+use std::collections::HashMap;
+
+use super::{Checker, LibInfo};
+use crate::diagnostic::{Diagnostic, ErrorCode};
+use crate::ir::LibraryId;
+
+impl Checker<'_> {
+    /// Groups files into libraries (several files may declare the same library).
+    pub(super) fn group_libraries(&mut self) {
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        for (i, f) in self.files.iter().enumerate() {
+            let name = f.ast.library.dotted();
+            let lib = *by_name.entry(name.clone()).or_insert_with(|| {
+                self.libs.push(LibInfo {
+                    name,
+                    docs: Vec::new(),
+                    files: Vec::new(),
+                    imports: HashMap::new(),
+                    import_order: Vec::new(),
+                    decls: HashMap::new(),
+                    out: Vec::new(),
+                });
+                self.libs.len() - 1
+            });
+            self.libs[lib].files.push(i);
+            self.libs[lib].docs.extend(f.ast.docs.iter().cloned());
+        }
+        for lib in 0..self.libs.len() {
+            for f in self.libs[lib].files.clone() {
+                for using in &self.files[f].ast.usings {
+                    let target = using.library.dotted();
+                    let Some(&target_lib) = by_name.get(&target) else {
+                        let d = Diagnostic::new(
+                            ErrorCode::LibraryNotFound,
+                            using.library.span,
+                            format!("library `{target}` was not found"),
+                        )
+                        .with_label("imported here")
+                        .with_hint(format!(
+                            "pass its file, or add the directory that holds `{target}.fidl` with `-I DIR`"
+                        ));
+                        self.error(d);
+                        continue;
+                    };
+                    if target_lib == lib {
+                        let d = Diagnostic::new(
+                            ErrorCode::LibraryConflict,
+                            using.library.span,
+                            format!("library `{target}` imports itself"),
+                        )
+                        .with_label("self-import")
+                        .with_hint("remove this `using` line");
+                        self.error(d);
+                        continue;
+                    }
+                    let key = using.alias.as_ref().map_or(target.clone(), |a| a.name.clone());
+                    if let Some(prev) = self.libs[lib].imports.get(&key) {
+                        if prev.0 != target_lib || using.alias.is_some() {
+                            let d = Diagnostic::new(
+                                ErrorCode::DuplicateImport,
+                                using.span,
+                                format!("`{key}` is imported twice"),
+                            )
+                            .with_label("imported again here")
+                            .with_hint("remove one of the `using` lines");
+                            self.error(d);
+                        }
+                        continue;
+                    }
+                    self.libs[lib].imports.insert(key, LibraryId(target_lib));
+                    if !self.libs[lib].import_order.contains(&LibraryId(target_lib)) {
+                        self.libs[lib].import_order.push(LibraryId(target_lib));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Orders libraries so that imports come first, reporting cycles.
+    pub(super) fn order_libraries(&mut self) {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            None,
+            Active,
+            Done,
+        }
+        let n = self.libs.len();
+        let mut marks = vec![Mark::None; n];
+        let mut order = Vec::new();
+        // Iterative DFS (no recursion on user-controlled depth).
+        for start in 0..n {
+            if marks[start] != Mark::None {
+                continue;
+            }
+            let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+            marks[start] = Mark::Active;
+            while let Some((lib, next)) = stack.pop() {
+                let imports = &self.libs[lib].import_order;
+                if let Some(&dep) = imports.get(next) {
+                    stack.push((lib, next + 1));
+                    match marks[dep.0] {
+                        Mark::None => {
+                            marks[dep.0] = Mark::Active;
+                            stack.push((dep.0, 0));
+                        }
+                        Mark::Active => {
+                            let span = self.using_span(lib, dep.0);
+                            let d = Diagnostic::new(
+                                ErrorCode::LibraryConflict,
+                                span,
+                                format!(
+                                    "import cycle: `{}` imports `{}`, which imports it back",
+                                    self.libs[lib].name, self.libs[dep.0].name
+                                ),
+                            )
+                            .with_label("this import closes the cycle")
+                            .with_hint("move the shared declarations into a third library that both import");
+                            self.error(d);
+                        }
+                        Mark::Done => {}
+                    }
+                } else {
+                    marks[lib] = Mark::Done;
+                    order.push(LibraryId(lib));
+                }
+            }
+        }
+        self.lib_order = order;
+    }
+
+    fn using_span(&self, lib: usize, target: usize) -> crate::diagnostic::Span {
+        for f in &self.libs[lib].files {
+            for u in &self.files[*f].ast.usings {
+                if u.library.dotted() == self.libs[target].name {
+                    return u.library.span;
+                }
+            }
+        }
+        crate::diagnostic::Span::default()
+    }
+}

@@ -1,0 +1,10 @@
+// flatipc is a dev-dependency under another name (see derive/Cargo.toml).
+extern crate flatipc_renamed as flatipc;
+use flatipc::prelude::*;
+
+#[derive(FlatMessage)]
+struct Msg {
+    a: u32,
+}
+
+fn main() {}

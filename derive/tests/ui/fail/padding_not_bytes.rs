@@ -1,0 +1,13 @@
+// flatipc is a dev-dependency under another name (see derive/Cargo.toml).
+extern crate flatipc_renamed as flatipc;
+use flatipc::prelude::*;
+
+#[derive(FlatMessage)]
+#[repr(C)]
+struct Msg {
+    a: u16,
+    #[flat(padding)]
+    _pad0: u16,
+}
+
+fn main() {}
