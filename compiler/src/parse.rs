@@ -295,7 +295,23 @@ fn syntax_error(file: FileId, text: &str, err: &pest::error::Error<Rule>) -> Dia
         )
     } else if found == "`using`" && !expected.contains(&"`using`") {
         diag.with_hint("move `using` lines above the first declaration")
-    } else if expected == ["`;`"] {
+    } else if expected.contains(&"`;`") {
+        // The usual cause is a `;` forgotten at the end of the previous line: point there too.
+        let before = text[..pos].trim_end_matches([' ', '\t', '\r', '\n']);
+        let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+        let diag = if text[before.len()..pos].contains('\n') && !before[line_start..].contains("//")
+        {
+            let start = before
+                .char_indices()
+                .rev()
+                .take_while(|(_, c)| is_ident_char(*c))
+                .last()
+                .map_or(before.len().saturating_sub(1), |(i, _)| i);
+            let start = (0..=start).rev().find(|&p| before.is_char_boundary(p)).unwrap_or(0);
+            diag.with_secondary(Span::new(file, start, before.len()), "is a `;` missing here?")
+        } else {
+            diag
+        };
         diag.with_hint("every declaration, member and `using` line ends with `;`")
     } else {
         diag
@@ -758,6 +774,10 @@ impl Converter<'_> {
 
     fn type_expr(&mut self, pair: Pair<'_, Rule>) -> Cv<TypeExpr> {
         let span = self.span(&pair);
+        // The pair also covers whitespace and comments skipped while looking for optional
+        // constraints; the span ends where the last part does.
+        let content_end =
+            pair.clone().into_inner().map(|p| p.as_span().end()).max().unwrap_or(span.end);
         let mut name = None;
         let mut params = None;
         let mut constraints = Vec::new();
@@ -786,7 +806,7 @@ impl Converter<'_> {
         }
         let name = need(name)?;
         let kind = self.type_kind(name, params);
-        Ok(TypeExpr { kind, constraints, span })
+        Ok(TypeExpr { kind, constraints, span: Span { end: content_end, ..span } })
     }
 
     /// Reports an anonymous layout used as a type; returns its keyword as a stand-in name.
@@ -840,8 +860,26 @@ impl Converter<'_> {
             },
             ("box", Some(elem), None, 1) => TypeExprKind::Box(Box::new(self.param_as_type(elem))),
             (_, first, second, _) => {
+                // Always rejected by the checker (with a precise error), so a constant among
+                // the parameters is kept as a placeholder rather than reported here.
                 let all: Vec<Param> = first.into_iter().chain(second).chain(iter).collect();
-                let params = all.into_iter().map(|p| self.param_as_type(p)).collect();
+                let params = all
+                    .into_iter()
+                    .map(|p| match p {
+                        Param::Const(c) if !matches!(c.kind, ConstantKind::Ref(_)) => {
+                            let placeholder = Ident { name: String::new(), span: c.span };
+                            TypeExpr {
+                                kind: TypeExprKind::Named(CompoundName {
+                                    parts: vec![placeholder],
+                                    span: c.span,
+                                }),
+                                constraints: Vec::new(),
+                                span: c.span,
+                            }
+                        }
+                        p => self.param_as_type(p),
+                    })
+                    .collect();
                 TypeExprKind::Other { name, params }
             }
         }

@@ -6,3 +6,4 @@
 pub mod c;
 pub mod json;
 pub mod rust;
+pub mod writer;

@@ -43,11 +43,11 @@ fn duplicates(checker: &mut Checker<'_>, attributes: &[ast::Attribute]) {
 fn misplaced(checker: &mut Checker<'_>, a: &ast::Attribute, place: &str) {
     let d = Diagnostic::new(
         ErrorCode::MisplacedAttribute,
-        a.name.span,
+        a.span,
         format!("`@{}` is not allowed on {place}", a.name.name),
     )
     .with_label("not allowed here")
-    .with_hint("`@message` marks a struct declaration as a top-level message");
+    .with_hint("remove it; `@message` marks a struct declaration as a top-level message");
     checker.error(d);
 }
 

@@ -62,13 +62,25 @@ impl<'a> Checker<'a> {
                     }
                     (Value::Int(a), Value::Int(b)) if a >= 0 && b >= 0 => Some(Value::Int(a | b)),
                     (x, y) => {
+                        let enum_name = [&x, &y].into_iter().find_map(|v| match v {
+                            Value::Member { decl, .. }
+                                if matches!(self.decls[decl.0].kind, ir::DeclKind::Enum(_)) =>
+                            {
+                                Some(self.decls[decl.0].name.clone())
+                            }
+                            _ => None,
+                        });
+                        let hint = match enum_name {
+                            Some(e) => format!("`{e}` is an enum, whose values are one member at a time; declare it as `bits` if its members combine"),
+                            None => "combine members of the same bits type, e.g. `Flags.A | Flags.B`".to_string(),
+                        };
                         let d = Diagnostic::new(
                             ErrorCode::OrOnNonBits,
                             c.span,
                             format!("`|` needs two members of one bits type, or two non-negative integers; found {} and {}", x.describe(self), y.describe(self)),
                         )
                         .with_label("invalid `|`")
-                        .with_hint("combine members of the same bits type, e.g. `Flags.A | Flags.B`");
+                        .with_hint(hint);
                         self.error(d);
                         None
                     }
@@ -222,15 +234,18 @@ impl<'a> Checker<'a> {
 
     fn out_of_range<T>(&mut self, span: Span, what: &str, value: &str, ty: &str) -> Option<T> {
         let hint = match Prim::from_schema_name(ty).and_then(Prim::int_range) {
+            Some((0, hi)) if value.starts_with('-') => {
+                format!("`{ty}` holds 0 ..= {hi}; use a signed type or a non-negative value")
+            }
             Some((lo, hi)) => {
-                format!("`{ty}` holds {lo} ..= {hi}; use a wider type or a smaller value")
+                format!("`{ty}` holds {lo} ..= {hi}; use a wider type or a value in that range")
             }
             None => format!("use a value that `{ty}` can hold"),
         };
         let d = Diagnostic::new(
             ErrorCode::ConstOutOfRange,
             span,
-            format!("{what} {value} does not fit in `{ty}`"),
+            format!("{what} is {value}, which does not fit in `{ty}`"),
         )
         .with_label("out of range")
         .with_hint(hint);
@@ -263,7 +278,7 @@ impl<'a> Checker<'a> {
                     ),
                 )
                 .with_label("invalid length")
-                .with_hint("use an integer literal or an integer `const`");
+                .with_hint("use a positive integer literal or `const`, e.g. `16`");
                 self.error(d);
                 None
             }
@@ -297,7 +312,14 @@ impl<'a> Checker<'a> {
                         let d = Diagnostic::new(
                             ErrorCode::BadConstType,
                             ty.span,
-                            format!("constant `{}` cannot have this type", decl.name.name),
+                            match &ty.kind {
+                                ast::TypeExprKind::Named(n) => format!(
+                                    "constant `{}` cannot have type `{}`",
+                                    decl.name.name,
+                                    n.dotted()
+                                ),
+                                _ => format!("constant `{}` cannot have this type", decl.name.name),
+                            },
                         )
                         .with_label("not a constant type")
                         .with_hint(
@@ -444,7 +466,7 @@ impl<'a> Checker<'a> {
                     ErrorCode::GeneratedNameClash,
                     m.name.span,
                     format!(
-                        "member name `{}` clashes with an item generated for every {what}",
+                        "member name `{}` clashes with an item generated for every {what} type",
                         m.name.name
                     ),
                 )

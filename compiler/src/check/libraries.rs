@@ -30,6 +30,9 @@ impl Checker<'_> {
         }
         for lib in 0..self.libs.len() {
             for f in self.libs[lib].files.clone() {
+                // Imports are shared by the files of a library, so only a second import of the
+                // same library within one file is a duplicate.
+                let mut in_file: HashMap<usize, crate::diagnostic::Span> = HashMap::new();
                 for using in &self.files[f].ast.usings {
                     let target = using.library.dotted();
                     let Some(&target_lib) = by_name.get(&target) else {
@@ -56,16 +59,32 @@ impl Checker<'_> {
                         self.error(d);
                         continue;
                     }
+                    if let Some(first) = in_file.get(&target_lib) {
+                        let d = Diagnostic::new(
+                            ErrorCode::DuplicateImport,
+                            using.span,
+                            format!("library `{target}` is imported twice"),
+                        )
+                        .with_label("imported again here")
+                        .with_secondary(*first, "first imported here")
+                        .with_hint("remove one of the `using` lines");
+                        self.error(d);
+                        // Still register an alias, so that references through it resolve.
+                    }
+                    in_file.entry(target_lib).or_insert(using.span);
                     let key = using.alias.as_ref().map_or(target.clone(), |a| a.name.clone());
                     if let Some(prev) = self.libs[lib].imports.get(&key) {
-                        if prev.0 != target_lib || using.alias.is_some() {
+                        if prev.0 != target_lib {
                             let d = Diagnostic::new(
                                 ErrorCode::DuplicateImport,
                                 using.span,
-                                format!("`{key}` is imported twice"),
+                                format!(
+                                    "`{key}` already names library `{}`",
+                                    self.libs[prev.0].name
+                                ),
                             )
                             .with_label("imported again here")
-                            .with_hint("remove one of the `using` lines");
+                            .with_hint("give this import a different name with `as`");
                             self.error(d);
                         }
                         continue;

@@ -13,6 +13,7 @@ mod attrs;
 mod consts;
 mod libraries;
 pub mod names;
+mod order;
 mod types;
 
 use std::collections::HashMap;
@@ -90,6 +91,8 @@ struct Checker<'a> {
     decls: Vec<ir::Decl>,
     /// Generated bounded types by (library, generated name).
     bounded: HashMap<(usize, String), DeclId>,
+    /// Current nesting of `resolve_decl` calls.
+    depth: usize,
 }
 
 impl<'a> Checker<'a> {
@@ -102,6 +105,7 @@ impl<'a> Checker<'a> {
             states: HashMap::new(),
             decls: Vec::new(),
             bounded: HashMap::new(),
+            depth: 0,
         }
     }
 
@@ -115,13 +119,8 @@ impl<'a> Checker<'a> {
         for lib in 0..self.libs.len() {
             self.collect_decls(lib);
         }
-        for lib in self.lib_order.clone() {
-            let mut refs: Vec<(String, AstRef)> =
-                self.libs[lib.0].decls.iter().map(|(k, v)| (k.clone(), *v)).collect();
-            refs.sort_by_key(|(_, r)| (r.file, r.decl));
-            for (name, _) in refs {
-                self.resolve_decl(lib.0, &name);
-            }
+        for (lib, name) in self.dependency_order() {
+            self.resolve_decl(lib, &name);
         }
         self.check_message_ids();
     }
@@ -234,6 +233,22 @@ impl<'a> Checker<'a> {
             Some(State::Pending) => {}
         }
         let r = *self.libs[lib].decls.get(name)?;
+        if self.depth >= order::MAX_RESOLUTION_DEPTH {
+            let d = Diagnostic::new(
+                ErrorCode::RecursiveStruct,
+                self.ast_decl(r).name.span,
+                format!(
+                    "`{name}` is reached through more than {} nested references, which only a reference cycle produces",
+                    order::MAX_RESOLUTION_DEPTH
+                ),
+            )
+            .with_label("chain too long")
+            .with_hint("this is almost always a reference cycle; break it");
+            self.error(d);
+            self.states.insert(key, State::Failed);
+            return None;
+        }
+        self.depth += 1;
         self.states.insert(key.clone(), State::InProgress);
         let decl = self.ast_decl(r);
         let result = self.build_decl(lib, decl);
@@ -249,6 +264,7 @@ impl<'a> Checker<'a> {
             }
             None => State::Failed,
         };
+        self.depth -= 1;
         self.states.insert(key, state);
         match state {
             State::Done(id) => Some(id),
@@ -398,10 +414,11 @@ impl<'a> Checker<'a> {
                 None => ok = false,
             }
         }
+        // Read `@message` even if a member failed, so that its errors are reported too.
+        let message = attrs::message(self, lib, decl);
         if !ok {
             return None;
         }
-        let message = attrs::message(self, lib, decl);
         let layout =
             types::struct_layout(resolved.iter().map(|(m, ty, _)| (m.name.name.as_str(), ty)));
         let Some(layout) = layout else {
@@ -430,26 +447,27 @@ impl<'a> Checker<'a> {
     }
 
     fn check_message_ids(&mut self) {
-        let mut seen: HashMap<u32, (String, bool)> = HashMap::new();
+        let mut seen: HashMap<u32, (String, Span)> = HashMap::new();
         let mut errors = Vec::new();
         for d in &self.decls {
             if let ir::DeclKind::Struct(ir::Struct { message: Some(info), .. }) = &d.kind {
                 let fq = format!("{}/{}", self.libs[d.library.0].name, d.name);
-                if let Some((other, _)) = seen.get(&info.id) {
-                    errors.push((fq.clone(), other.clone(), info.id, d.library, d.name.clone()));
+                let span = self.decl_name_span(d.library.0, &d.name);
+                if let Some((other, other_span)) = seen.get(&info.id) {
+                    errors.push((fq, span, other.clone(), *other_span, info.id));
                 } else {
-                    seen.insert(info.id, (fq, info.explicit));
+                    seen.insert(info.id, (fq, span));
                 }
             }
         }
-        for (fq, other, id, lib, name) in errors {
-            let span = self.decl_name_span(lib.0, &name);
+        for (fq, span, other, other_span, id) in errors {
             let d = Diagnostic::new(
                 ErrorCode::MessageIdCollision,
                 span,
                 format!("message `{fq}` has id {id:#010x}, which `{other}` already uses"),
             )
             .with_label("duplicate message id")
+            .with_secondary(other_span, "this message has the same id")
             .with_hint("give one of them an explicit, unique id with `@message(id=N)`");
             self.error(d);
         }

@@ -144,8 +144,22 @@ impl<'a> Checker<'a> {
         if what == "type" {
             candidates.extend(Prim::ALL.iter().map(|p| p.schema_name()));
         }
+        let prefix = whole.parts[..whole.parts.len().saturating_sub(1)]
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(".");
+        let library_like = !rest.is_empty()
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
         match closest(&decl.name, &candidates) {
             Some(best) => d = d.with_hint(format!("did you mean `{best}`?")),
+            None if library_like => {
+                d = d.with_hint(format!(
+                    "no library `{prefix}` is imported: add `using {prefix};` after the `library` line and pass its file (or `-I DIR`)"
+                ));
+            }
             None => {
                 d = d.with_hint(format!(
                     "declare `{}`, or import the library that declares it with `using`",
@@ -260,7 +274,12 @@ impl<'a> Checker<'a> {
                         format!("wrong type parameters for `{dotted}`"),
                     )
                     .with_label("wrong parameters")
-                    .with_hint("the forms are `array<T, N>`, `string<N>` and `vector<T, N>`");
+                    .with_hint(match dotted.as_str() {
+                        "array" => "`array` takes an element type and a length: `array<T, N>`, e.g. `array<uint8, 12>`".to_string(),
+                        "vector" => "`vector` takes an element type and a bound: `vector<T, N>`".to_string(),
+                        "string" => "`string` takes one bound: `string<N>`".to_string(),
+                        _ => format!("`{dotted}` takes no parameters; the forms with parameters are `array<T, N>`, `string<N>` and `vector<T, N>`"),
+                    });
                     self.error(d);
                 } else {
                     let d = Diagnostic::new(
@@ -306,7 +325,7 @@ impl<'a> Checker<'a> {
                     format!("`{dotted}` needs type parameters"),
                 )
                 .with_label("missing parameters")
-                .with_hint("write `array<T, N>` or `vector<T, N>`");
+                .with_hint(format!("write `{dotted}<T, N>`: an element type and a length"));
                 self.error(d);
                 return None;
             }
@@ -381,7 +400,10 @@ impl<'a> Checker<'a> {
                     format!("`{}` is a constant, not a type", name.dotted()),
                 )
                 .with_label("not a type")
-                .with_hint("use a type name here");
+                .with_hint(format!(
+                    "use a type here (e.g. `uint32`); a constant can be a length, as in `array<T, {}>`",
+                    name.dotted()
+                ));
                 self.error(d);
                 return None;
             }
