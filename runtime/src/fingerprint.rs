@@ -169,6 +169,14 @@ mod tests {
     }
 
     #[test]
+    fn documented_example_in_docs_ir_md() {
+        // docs/IR.md: `fp(uint8)` hashes the bytes `50 06` and is 0x09426207b5d2628b.
+        let by_hand = Fingerprinter::new().byte(0x50).byte(0x06).finish();
+        assert_eq!(by_hand, 0x0942_6207_b5d2_628b);
+        assert_eq!(Fingerprinter::primitive(PrimCode::Uint8), by_hand);
+    }
+
+    #[test]
     fn distinct_shapes_have_distinct_fingerprints() {
         let u8_fp = Fingerprinter::primitive(PrimCode::Uint8);
         let i8_fp = Fingerprinter::primitive(PrimCode::Int8);
