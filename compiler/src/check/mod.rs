@@ -3,11 +3,12 @@
 //! Every error in every file is reported (not just the first); a declaration that fails is
 //! skipped by everything that depends on it, so one mistake produces one error, not a cascade.
 //!
-//! - [`libraries`]: grouping files into libraries, imports and their order;
-//! - `decls` (this module): name checks and lazy, cycle-detecting resolution of declarations;
-//! - [`types`]: type expressions and layout;
-//! - [`consts`]: constant evaluation;
-//! - [`attrs`]: `@message`, `@available`, `@doc`.
+//! - `libraries`: grouping files into libraries, imports and their order;
+//! - this module: name checks and lazy, cycle-detecting resolution of declarations;
+//! - `order`: the dependency order that keeps resolution shallow;
+//! - `types`: type expressions and layout;
+//! - `consts`: constant evaluation;
+//! - `attrs`: `@message`, `@available`, `@doc`.
 
 mod attrs;
 mod consts;
