@@ -86,13 +86,61 @@ fn finish(
     sources: SourceMap,
 ) -> Result<Schema, Diagnostics> {
     match check::check(&parsed) {
-        Ok(schema) if errors.is_empty() => Ok(schema),
+        Ok(schema) if errors.is_empty() => {
+            let clashes = c_name_clashes(&schema, &parsed);
+            if clashes.is_empty() {
+                Ok(schema)
+            } else {
+                Err(Diagnostics { errors: clashes, sources })
+            }
+        }
         Ok(_) => Err(Diagnostics { errors, sources }),
         Err(e) => {
             errors.extend(e);
             Err(Diagnostics { errors, sources })
         }
     }
+}
+
+/// C has one namespace for type names and macros: report identifiers that two declarations
+/// would both define in the generated headers (e.g. a constant `Side_BUY` next to an enum `Side`
+/// with a member `BUY`).
+fn c_name_clashes(schema: &Schema, parsed: &[ParsedFile]) -> Vec<Diagnostic> {
+    let span_of = |id: crate::ir::DeclId| -> Option<Span> {
+        let decl = schema.decl(id);
+        let lib = &schema.library(decl.library).name;
+        parsed
+            .iter()
+            .filter(|p| p.ast.library.dotted() == *lib)
+            .flat_map(|p| p.ast.decls.iter())
+            .find(|d| d.name.name == decl.name)
+            .map(|d| d.name.span)
+    };
+    let mut out: Vec<Diagnostic> = Vec::new();
+    for lib in 0..schema.libraries.len() {
+        for clash in crate::backend::c::name_clashes(schema, crate::ir::LibraryId(lib)) {
+            let (Some(first), second) =
+                (span_of(clash.first).or_else(|| span_of(clash.second)), span_of(clash.second))
+            else {
+                continue;
+            };
+            let mut d = Diagnostic::new(
+                ErrorCode::GeneratedNameClash,
+                second.unwrap_or(first),
+                format!("the C header would define `{}` twice", clash.name),
+            )
+            .with_label("defines it again")
+            .with_hint("rename one of the declarations; C has one namespace for types and macros");
+            if let Some(second) = second.filter(|s| *s != first) {
+                d.span = second;
+                d = d.with_secondary(first, "first defined here");
+            }
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+    }
+    out
 }
 
 fn library_files(lib: &str, include_dirs: &[PathBuf]) -> Vec<PathBuf> {
