@@ -140,6 +140,29 @@ fn c_name_clashes(schema: &Schema, parsed: &[ParsedFile]) -> Vec<Diagnostic> {
             }
         }
     }
+    // A member named like a C type of the headers changes that name's meaning inside the struct.
+    let c_types: HashSet<String> = schema
+        .decls
+        .iter()
+        .filter(|d| !matches!(d.kind, crate::ir::DeclKind::Const(_)))
+        .map(|d| format!("{}_{}", schema.library(d.library).underscored(), d.name))
+        .collect();
+    for p in parsed {
+        for decl in &p.ast.decls {
+            if let crate::ast::DeclKind::Struct { members, .. } = &decl.kind {
+                for m in members.iter().filter(|m| c_types.contains(&m.name.name)) {
+                    let d = Diagnostic::new(
+                        ErrorCode::GeneratedNameClash,
+                        m.name.span,
+                        format!("member `{}` has the name of a type in the generated C headers", m.name.name),
+                    )
+                    .with_label("C type name")
+                    .with_hint("rename the member; C++ rejects a member that changes the meaning of a type name");
+                    out.push(d);
+                }
+            }
+        }
+    }
     out
 }
 

@@ -118,7 +118,7 @@ error_codes! {
     UnknownType = "FI0203": "unknown type",
     UnknownConst = "FI0204": "unknown constant or member",
     LibraryNotFound = "FI0205": "imported library not found",
-    LibraryConflict = "FI0206": "library declared twice, or an import cycle",
+    LibraryConflict = "FI0206": "conflicting libraries: a self-import, an import cycle, or shared output names",
     ReservedName = "FI0207": "name is a keyword in C or C++, or reserved",
     GeneratedNameClash = "FI0208": "name clashes with a generated name",
     NotImported = "FI0209": "reference to a library that is not imported",
@@ -240,7 +240,7 @@ impl Diagnostics {
         }
         let mut sorted: Vec<&Diagnostic> = self.errors.iter().collect();
         sorted.sort_by_key(|d| (d.span.file, d.span.start, d.code));
-        let config = term::Config::default();
+        let config = term::Config { chars: term::Chars::ascii(), ..term::Config::default() };
         let mut out = Vec::new();
         for d in &sorted {
             let mut labels = vec![cs::Label::primary(d.span.file, d.span.start..d.span.end)

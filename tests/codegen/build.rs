@@ -61,7 +61,11 @@ fn main() -> Result<(), flatipc_gen::BuildError> {
             for id in &lib.decls {
                 let d = s.decl(*id);
                 if let flatipc_gen::ir::DeclKind::Struct(_) = d.kind {
-                    let path = format!("{m}::{}", d.name);
+                    let path = format!(
+                        "{}::{}",
+                        flatipc_gen::backend::rust::ident(&m),
+                        flatipc_gen::backend::rust::ident(&d.name)
+                    );
                     let _ = writeln!(
                         table,
                         "    (\"{}/{}\", ::core::mem::size_of::<{path}>(), ::core::mem::align_of::<{path}>(), <{path} as ::flatipc::FlatType>::FINGERPRINT, <{path} as ::flatipc::FlatMessage>::MEMBERS),",

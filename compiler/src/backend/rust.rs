@@ -184,7 +184,7 @@ impl Gen<'_> {
         } else {
             format!(
                 "super::{}::{}",
-                self.schema.library(decl.library).underscored(),
+                ident(&self.schema.library(decl.library).underscored()),
                 ident(&decl.name)
             )
         }
@@ -314,6 +314,17 @@ impl Gen<'_> {
             let mut pad = 0;
             for m in &s.members {
                 docs(w, &m.docs, "");
+                if let Some(a) = m.available {
+                    let parts: Vec<String> =
+                        [("added", a.added), ("deprecated", a.deprecated), ("removed", a.removed)]
+                            .into_iter()
+                            .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+                            .collect();
+                    if !m.docs.is_empty() {
+                        w.line("///");
+                    }
+                    w.linef(format_args!("/// `@available({})`", parts.join(", ")));
+                }
                 let field = ident(&m.name);
                 w.linef(format_args!("pub {field}: {},", self.ty(&m.ty)));
                 offsets.push((field, m.offset));
@@ -393,12 +404,12 @@ impl Gen<'_> {
                     "pub const MASK: {name} = {name}({});",
                     int_lit(e.underlying, mask)
                 ));
+                let full = mask == (1i128 << (8 * e.underlying.size())) - 1;
+                // When the members cover every bit, every value is known (and `x & 0 == 0`
+                // would be flagged by clippy).
+                let known = if full { "true" } else { "self.0 & !Self::MASK.0 == 0" };
                 let methods: [(&str, &str, &str); 7] = [
-                    (
-                        "Whether only member bits are set.",
-                        "is_known(self) -> bool",
-                        "self.0 & !Self::MASK.0 == 0",
-                    ),
+                    ("Whether only member bits are set.", "is_known(self) -> bool", known),
                     ("No bits set.", "empty() -> Self", "Self(0)"),
                     ("Whether no bits are set.", "is_empty(self) -> bool", "self.0 == 0"),
                     (

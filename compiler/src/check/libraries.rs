@@ -25,6 +25,9 @@ impl Checker<'_> {
                 });
                 self.libs.len() - 1
             });
+            if self.libs[lib].files.is_empty() {
+                self.check_library_name(lib, &f.ast.library);
+            }
             self.libs[lib].files.push(i);
             self.libs[lib].docs.extend(f.ast.docs.iter().cloned());
         }
@@ -95,6 +98,36 @@ impl Checker<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// Reports library names whose generated module, file or C prefix would be unusable or
+    /// shared with another library's.
+    fn check_library_name(&mut self, lib: usize, name: &crate::ast::CompoundName) {
+        let underscored = self.libs[lib].name.replace('.', "_");
+        if super::names::RUST_UNESCAPABLE.contains(&underscored.as_str())
+            || super::names::C_RESERVED.contains(&underscored.as_str())
+        {
+            let d = Diagnostic::new(
+                ErrorCode::ReservedName,
+                name.span,
+                format!("library `{}` would generate a module or C prefix named `{underscored}`, which is reserved", self.libs[lib].name),
+            )
+            .with_label("reserved library name")
+            .with_hint("add a component, e.g. `library market.core;`");
+            self.error(d);
+        }
+        if let Some(other) =
+            self.libs[..lib].iter().find(|l| l.name.replace('.', "_") == underscored)
+        {
+            let d = Diagnostic::new(
+                ErrorCode::LibraryConflict,
+                name.span,
+                format!("libraries `{}` and `{}` would both generate `{underscored}.rs` and `{underscored}.h`", other.name, self.libs[lib].name),
+            )
+            .with_label("same generated name")
+            .with_hint("rename one of the libraries");
+            self.error(d);
         }
     }
 

@@ -201,6 +201,20 @@ impl<'a> Checker<'a> {
                     self.error(d);
                     continue;
                 }
+                if names::RUST_TYPE_RESERVED.contains(&name.name.as_str()) {
+                    let d = Diagnostic::new(
+                        ErrorCode::ReservedName,
+                        name.span,
+                        format!(
+                            "`{}` names a Rust primitive or standard type that generated code uses",
+                            name.name
+                        ),
+                    )
+                    .with_label("reserved name")
+                    .with_hint(format!("choose another name, e.g. `{}Value`", name.name));
+                    self.error(d);
+                    continue;
+                }
                 self.check_name(name, "declaration");
                 seen.insert(name.name.clone(), name.span);
                 self.libs[lib].decls.insert(name.name.clone(), AstRef { file: f, decl: i });

@@ -420,10 +420,30 @@ impl<'a> Checker<'a> {
         n: u64,
         span: Span,
     ) -> Option<Type> {
-        let name =
-            if vector { format!("Vector{n}{}", self.mangle(&elem)) } else { format!("String{n}") };
+        let name = if vector {
+            format!("Vector{n}{}", self.mangle(lib, &elem))
+        } else {
+            format!("String{n}")
+        };
         if let Some(id) = self.bounded.get(&(lib, name.clone())) {
             let id = *id;
+            let same = match &self.decls[id.0].kind {
+                ir::DeclKind::String(b) | ir::DeclKind::Vector(b) => b.elem == elem,
+                _ => false,
+            };
+            if !same {
+                let d = Diagnostic::new(
+                    ErrorCode::GeneratedNameClash,
+                    span,
+                    format!("two different vectors in this library would both be named `{name}`"),
+                )
+                .with_label("its element type mangles to the same name as another vector's")
+                .with_hint(
+                    "rename the element type (e.g. a struct named like `Array3Uint8` clashes with `array<uint8, 3>`)",
+                );
+                self.error(d);
+                return None;
+            }
             return self.named_type(id, &ast::CompoundName { parts: Vec::new(), span });
         }
         if let Some(r) = self.libs[lib].decls.get(&name) {
@@ -480,15 +500,26 @@ impl<'a> Checker<'a> {
         Some(Type { kind: TypeKind::Named(id), size, align, fingerprint })
     }
 
-    fn mangle(&self, ty: &Type) -> String {
+    /// The part of a generated vector name that names its element type: `Uint8`, `Level`,
+    /// `Array3Uint8`, or `MarketCommonPrice` for a declaration of another library.
+    fn mangle(&self, lib: usize, ty: &Type) -> String {
+        fn capitalized(s: &str) -> String {
+            let mut c = s.chars();
+            c.next().map_or(String::new(), |f| f.to_ascii_uppercase().to_string() + c.as_str())
+        }
         match &ty.kind {
-            TypeKind::Prim(p) => {
-                let s = p.schema_name();
-                let mut c = s.chars();
-                c.next().map_or(String::new(), |f| f.to_ascii_uppercase().to_string() + c.as_str())
+            TypeKind::Prim(p) => capitalized(p.schema_name()),
+            TypeKind::Array { elem, len } => format!("Array{len}{}", self.mangle(lib, elem)),
+            TypeKind::Named(id) => {
+                let decl = &self.decls[id.0];
+                if decl.library.0 == lib {
+                    decl.name.clone()
+                } else {
+                    let prefix: String =
+                        self.libs[decl.library.0].name.split('.').map(capitalized).collect();
+                    format!("{prefix}{}", decl.name)
+                }
             }
-            TypeKind::Array { elem, len } => format!("Array{len}{}", self.mangle(elem)),
-            TypeKind::Named(id) => self.decls[id.0].name.clone(),
         }
     }
 }
