@@ -42,13 +42,35 @@
 //! generated types carry the same guarantees.
 #![deny(missing_docs)]
 
+#[cfg(all(target_os = "linux", not(loom)))]
+pub mod channel;
+#[cfg(target_os = "linux")]
+mod error;
 pub mod fingerprint;
 mod flat;
+#[cfg(target_os = "linux")]
+mod os;
+#[cfg(target_os = "linux")]
+pub mod segment;
+/// Under `cfg(loom)` only the position protocol is compiled, with loom's atomics (see
+/// `channel/core.rs`); the mapped-memory layers use std atomics and are left out.
+#[cfg(loom)]
+#[path = "channel/core.rs"]
+#[allow(dead_code)]
+mod spsc_core;
+mod sync;
+#[cfg(all(target_os = "linux", not(loom)))]
+pub mod wait;
 
 pub use flat::{
     check_padding, checked_prefix, checked_str, Bool, CapacityError, FlatMessage, FlatType, Member,
     Problem, ValidationError,
 };
+
+#[cfg(target_os = "linux")]
+pub use error::OpenError;
+#[cfg(target_os = "linux")]
+pub use segment::{Expect, MessageEntry, RingKind, Segment, SegmentSpec};
 
 #[cfg(feature = "derive")]
 pub use flatipc_derive::FlatMessage;

@@ -1,0 +1,648 @@
+//! The typed SPSC channel (`docs/PROTOCOL.md` §3): one writer, one reader, one [`FlatMessage`]
+//! type, zero-copy in both directions.
+//!
+//! ```
+//! use flatipc::channel::{channel, ChannelOptions};
+//! use flatipc::prelude::*;
+//!
+//! #[derive(Clone, Copy, Debug, FlatMessage, FromBytes, IntoBytes, KnownLayout, Immutable)]
+//! #[zerocopy(crate = "flatipc::zerocopy")]
+//! #[repr(C)]
+//! struct Tick { seq: u64, price: f64 }
+//!
+//! let (mut tx, mut rx) = channel::<Tick>(&ChannelOptions::default());
+//! let mut slot = tx.loan().unwrap();        // &mut Tick, zeroed, in the ring itself
+//! slot.seq = 1;
+//! slot.price = 101.25;
+//! slot.commit();                            // publish
+//! let tick = rx.try_recv().unwrap();        // &Tick, in place; released when dropped
+//! assert_eq!((tick.seq, tick.price), (1, 101.25));
+//! ```
+
+pub(crate) mod core;
+
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use self::core::{Corrupt, Positions, ReaderCore, WriterCore};
+use crate::error::OpenError;
+use crate::segment::{layout, Expect, MessageEntry, RingKind, Segment, SegmentSpec};
+use crate::wait::{wait_for, Parking, WaitStrategy};
+use crate::{FlatMessage, ValidationError};
+
+const WRITER: usize = layout::PEER_WRITER;
+const READER: usize = layout::PEER_READER;
+
+/// How a channel is created and how its ends wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelOptions {
+    /// Number of slots; rounded up to a power of two (at least 2).
+    pub capacity: u64,
+    /// How `send`, `recv` and `recv_timeout` wait.
+    pub wait: WaitStrategy,
+}
+
+impl Default for ChannelOptions {
+    fn default() -> Self {
+        Self { capacity: 1024, wait: WaitStrategy::default() }
+    }
+}
+
+/// Why a message could not be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// Every slot holds a message the reader has not released (only from `try_*` calls).
+    #[error(
+        "the channel is full: the reader has not released any slot; retry, or use `send` to wait"
+    )]
+    Full,
+    /// `send_timeout` waited for a free slot for the whole timeout.
+    #[error("timed out waiting for the reader to free a slot (is the reader running?)")]
+    Timeout,
+    /// The shared positions are inconsistent: the reader process is buggy or hostile, or the
+    /// segment was overwritten.
+    #[error("the channel's shared positions are corrupt (read {read_pos}, write {write_pos}); recreate the segment")]
+    Corrupt {
+        /// `read_pos` as read.
+        read_pos: u64,
+        /// `write_pos` as read.
+        write_pos: u64,
+    },
+}
+
+/// Why no message was received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecvError {
+    /// Nothing committed yet (only from `try_recv`); the writer is still attached.
+    #[error("the channel is empty")]
+    Empty,
+    /// The writer is gone and every message it committed has been received.
+    #[error("the writer has disconnected and every committed message has been received")]
+    Disconnected,
+    /// `recv_timeout` saw no message for the whole timeout.
+    #[error("timed out waiting for a message")]
+    Timeout,
+    /// The shared positions are inconsistent (buggy or hostile writer, or overwritten memory).
+    #[error("the channel's shared positions are corrupt (read {read_pos}, write {write_pos}); recreate the segment")]
+    Corrupt {
+        /// `read_pos` as read.
+        read_pos: u64,
+        /// `write_pos` as read.
+        write_pos: u64,
+    },
+    /// The message at `position` broke its type's data rules; it was skipped (released).
+    #[error("message {position} is invalid and was skipped: {error}")]
+    Invalid {
+        /// Its position in the stream.
+        position: u64,
+        /// What was wrong.
+        error: ValidationError,
+    },
+}
+
+impl From<Corrupt> for SendError {
+    fn from(c: Corrupt) -> Self {
+        SendError::Corrupt { read_pos: c.read_pos, write_pos: c.write_pos }
+    }
+}
+
+impl From<Corrupt> for RecvError {
+    fn from(c: Corrupt) -> Self {
+        RecvError::Corrupt { read_pos: c.read_pos, write_pos: c.write_pos }
+    }
+}
+
+/// The description of `T` stored in (and checked against) the segment header.
+fn entry_of<T: FlatMessage>() -> MessageEntry {
+    MessageEntry {
+        fingerprint: T::FINGERPRINT,
+        id: T::MESSAGE_ID.unwrap_or(0),
+        size: u32::try_from(size_of::<T>()).unwrap_or(u32::MAX),
+        align: u32::try_from(align_of::<T>()).unwrap_or(u32::MAX),
+        name: T::NAME.to_string(),
+    }
+}
+
+fn spec_of<T: FlatMessage>(options: &ChannelOptions) -> SegmentSpec {
+    let slot = size_of::<T>().max(1).div_ceil(64) * 64;
+    SegmentSpec {
+        kind: RingKind::TypedChannel,
+        capacity: options.capacity.max(2).next_power_of_two(),
+        slot_size: u32::try_from(slot).unwrap_or(u32::MAX),
+        messages: vec![entry_of::<T>()],
+    }
+}
+
+/// The parts of a segment both ends use.
+#[derive(Debug)]
+struct Shared {
+    segment: Arc<Segment>,
+    capacity: u64,
+    slot_size: usize,
+}
+
+impl Shared {
+    fn new(segment: Arc<Segment>) -> Self {
+        let capacity = segment.capacity();
+        let slot_size = segment.slot_size() as usize;
+        Self { segment, capacity, slot_size }
+    }
+
+    fn positions(&self) -> Positions<'_> {
+        Positions {
+            write_pos: self.segment.atomic_u64(layout::OFF_WRITE_POS),
+            read_pos: self.segment.atomic_u64(layout::OFF_READ_POS),
+        }
+    }
+
+    fn reader_parking(&self) -> Parking<'_> {
+        Parking {
+            parked: self.segment.atomic_u32(layout::OFF_READER_PARKED),
+            futex: self.segment.atomic_u32(layout::OFF_READER_FUTEX),
+        }
+    }
+
+    fn writer_parking(&self) -> Parking<'_> {
+        Parking {
+            parked: self.segment.atomic_u32(layout::OFF_WRITER_PARKED),
+            futex: self.segment.atomic_u32(layout::OFF_WRITER_FUTEX),
+        }
+    }
+
+    /// The slot `index` as a `T`.
+    fn slot<T>(&self, index: u64) -> NonNull<T> {
+        // The segment was validated on open: `capacity * slot_size <= data_len`, every slot is
+        // 64-byte aligned (data starts at 4096 and `slot_size` is a multiple of 64), and
+        // `size_of::<T>() <= slot_size` (the header's message entry matched `T`). `index` comes
+        // from the core, which always reduces positions modulo `capacity`.
+        assert!(index < self.capacity && size_of::<T>() <= self.slot_size);
+        let offset = usize::try_from(index).expect("index < capacity, which fits the mapping")
+            * self.slot_size;
+        assert!(offset + self.slot_size <= self.segment.data_len());
+        // SAFETY: `offset` is within the data area (asserted above), so the resulting pointer is
+        // in bounds of the same mapping as `data_ptr`, and non-null because the mapping is.
+        let ptr = unsafe { self.segment.data_ptr().add(offset) };
+        NonNull::new(ptr.cast::<T>()).expect("mapped memory is never at address 0")
+    }
+}
+
+/// The writing end of a typed channel.
+#[derive(Debug)]
+pub struct Writer<T: FlatMessage> {
+    shared: Shared,
+    core: WriterCore,
+    wait: WaitStrategy,
+    _type: PhantomData<fn(T)>,
+}
+
+/// The reading end of a typed channel.
+#[derive(Debug)]
+pub struct Reader<T: FlatMessage> {
+    shared: Shared,
+    core: ReaderCore,
+    wait: WaitStrategy,
+    empty_polls: u32,
+    _type: PhantomData<fn() -> T>,
+}
+
+/// An in-process channel (heap-backed segment, same protocol): for threads of one process.
+pub fn channel<T: FlatMessage>(options: &ChannelOptions) -> (Writer<T>, Reader<T>) {
+    let segment = Arc::new(Segment::heap(&spec_of::<T>(options)));
+    segment.publish_ready();
+    let writer = Writer::attach(Arc::clone(&segment), options.wait)
+        .expect("a fresh heap segment is consistent");
+    let reader = Reader::attach(segment, options.wait).expect("a fresh heap segment is consistent");
+    (writer, reader)
+}
+
+fn corrupt_open(name: &str, c: Corrupt) -> OpenError {
+    OpenError::CorruptRing { name: name.to_string(), read_pos: c.read_pos, write_pos: c.write_pos }
+}
+
+impl<T: FlatMessage> Writer<T> {
+    fn attach(segment: Arc<Segment>, wait: WaitStrategy) -> Result<Self, OpenError> {
+        segment.lock_peer(WRITER)?;
+        let shared = Shared::new(segment);
+        let core = WriterCore::attach(shared.positions(), shared.capacity)
+            .map_err(|c| corrupt_open(shared.segment.name(), c))?;
+        Ok(Self { shared, core, wait, _type: PhantomData })
+    }
+
+    /// Creates the named segment `/dev/shm/flatipc.<name>` and attaches as its writer.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`] if the segment exists, the name is invalid, or `/dev/shm` is too small.
+    pub fn create(name: &str, options: &ChannelOptions) -> Result<Self, OpenError> {
+        let segment = Segment::create(name, &spec_of::<T>(options))?;
+        segment.publish_ready();
+        Self::attach(Arc::new(segment), options.wait)
+    }
+
+    /// Opens an existing segment, or creates it (replacing a stale one left by dead processes),
+    /// and attaches as its writer; a restarted writer continues after the last committed message.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`]: another writer is attached, the segment carries another type, or it is
+    /// corrupt.
+    pub fn open_or_create(name: &str, options: &ChannelOptions) -> Result<Self, OpenError> {
+        let expect = Expect { kind: RingKind::TypedChannel, message: Some(entry_of::<T>()) };
+        let (segment, created) = Segment::open_or_create(name, &spec_of::<T>(options), &expect)?;
+        if created {
+            segment.publish_ready();
+        }
+        Self::attach(Arc::new(segment), options.wait)
+    }
+
+    /// Opens an existing segment and attaches as its writer.
+    ///
+    /// # Errors
+    ///
+    /// As [`Writer::open_or_create`], or the segment does not exist.
+    pub fn open(name: &str, wait: WaitStrategy) -> Result<Self, OpenError> {
+        let expect = Expect { kind: RingKind::TypedChannel, message: Some(entry_of::<T>()) };
+        Self::attach(Arc::new(Segment::open(name, &expect)?), wait)
+    }
+
+    /// Lends the next free slot, zeroed, as `&mut T`; [`Loan::commit`] publishes it, dropping the
+    /// loan abandons it.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Full`] or [`SendError::Corrupt`].
+    pub fn loan(&mut self) -> Result<Loan<'_, T>, SendError> {
+        let loan = self.loan_dirty()?;
+        // SAFETY: the loaned slot is valid for writes of one `T` (aligned, in bounds, not
+        // accessed by the reader until commit); all-zero bytes are a valid `T` (`FromZeros`).
+        // Zeroing in place, not `*loan = T::new_zeroed()`, keeps large messages off the stack.
+        unsafe { loan.slot.as_ptr().write_bytes(0, 1) };
+        Ok(loan)
+    }
+
+    /// Like [`Writer::loan`], but the slot keeps whatever bytes it held (any bytes are a valid
+    /// `T`): for large messages whose writer overwrites every field it uses anyway.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Full`] or [`SendError::Corrupt`].
+    pub fn loan_dirty(&mut self) -> Result<Loan<'_, T>, SendError> {
+        let index = self.core.try_reserve(self.shared.positions())?.ok_or(SendError::Full)?;
+        let slot = self.shared.slot::<T>(index);
+        Ok(Loan { writer: self, slot })
+    }
+
+    /// Copies `message` into the next slot and publishes it.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Full`] or [`SendError::Corrupt`].
+    pub fn try_send(&mut self, message: &T) -> Result<(), SendError> {
+        let mut loan = self.loan_dirty()?;
+        *loan = *message;
+        loan.commit();
+        Ok(())
+    }
+
+    /// Copies as many of `messages` as fit and publishes them with one store; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Corrupt`].
+    pub fn try_send_batch(&mut self, messages: &[T]) -> Result<usize, SendError> {
+        let p = self.shared.positions();
+        let free = self.core.free(p, messages.len() as u64)?;
+        let n = messages.len().min(usize::try_from(free).unwrap_or(usize::MAX));
+        for (k, m) in messages[..n].iter().enumerate() {
+            let slot = self.shared.slot::<T>(self.core.slot_after(k as u64));
+            // SAFETY: the slot is free (k < free) so the reader does not access it until the
+            // commit below; it is aligned and large enough for `T` (see `Shared::slot`); `T` is
+            // `Copy`, so overwriting drops nothing.
+            unsafe { slot.as_ptr().write(*m) };
+        }
+        if n > 0 {
+            self.core.commit_n(p, n as u64);
+            self.shared.reader_parking().wake();
+        }
+        Ok(n)
+    }
+
+    /// Sends, waiting for a free slot according to the wait strategy.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Corrupt`].
+    pub fn send(&mut self, message: &T) -> Result<(), SendError> {
+        self.send_deadline(message, None)
+    }
+
+    /// Sends, waiting at most `timeout` for a free slot.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Timeout`] or [`SendError::Corrupt`].
+    pub fn send_timeout(&mut self, message: &T, timeout: Duration) -> Result<(), SendError> {
+        self.send_deadline(message, Some(Instant::now() + timeout))
+    }
+
+    fn send_deadline(&mut self, message: &T, deadline: Option<Instant>) -> Result<(), SendError> {
+        let shared = &self.shared;
+        let core = &mut self.core;
+        wait_for(
+            self.wait,
+            shared.writer_parking(),
+            deadline,
+            || core.try_reserve(shared.positions()).map_err(SendError::from),
+            || Ok(()),
+            || SendError::Timeout,
+        )?;
+        self.try_send(message)
+    }
+
+    /// Messages committed since the segment was created.
+    pub fn position(&self) -> u64 {
+        self.core.position()
+    }
+}
+
+impl<T: FlatMessage> Drop for Writer<T> {
+    fn drop(&mut self) {
+        self.shared.segment.unlock_peer(WRITER);
+        // A reader parked on an empty ring must see the disconnect.
+        self.shared.reader_parking().wake();
+    }
+}
+
+/// A slot lent by [`Writer::loan`]: `&mut T` into the ring. Publish it with [`Loan::commit`];
+/// dropping it without committing abandons it (the reader never sees it).
+#[derive(Debug)]
+pub struct Loan<'a, T: FlatMessage> {
+    writer: &'a mut Writer<T>,
+    slot: NonNull<T>,
+}
+
+impl<T: FlatMessage> Loan<'_, T> {
+    /// Publishes the message to the reader.
+    pub fn commit(self) {
+        let shared = &self.writer.shared;
+        self.writer.core.commit(shared.positions());
+        shared.reader_parking().wake();
+    }
+}
+
+impl<T: FlatMessage> Deref for Loan<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the slot is aligned and in bounds (`Shared::slot`); it holds initialised bytes
+        // (segments are zero-filled on creation and only ever hold whole `T`s), every bit pattern
+        // is a valid `T` (`T: FromBytes`), and the reader does not touch it until commit, so
+        // nothing else accesses it while this loan lives.
+        unsafe { self.slot.as_ref() }
+    }
+}
+
+impl<T: FlatMessage> DerefMut for Loan<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`; the loan borrows the writer mutably, so this is the only
+        // reference to the slot in this process.
+        unsafe { self.slot.as_mut() }
+    }
+}
+
+impl<T: FlatMessage> Reader<T> {
+    fn attach(segment: Arc<Segment>, wait: WaitStrategy) -> Result<Self, OpenError> {
+        segment.lock_peer(READER)?;
+        let shared = Shared::new(segment);
+        let core = ReaderCore::attach(shared.positions(), shared.capacity)
+            .map_err(|c| corrupt_open(shared.segment.name(), c))?;
+        Ok(Self { shared, core, wait, empty_polls: 0, _type: PhantomData })
+    }
+
+    /// Creates the named segment and attaches as its reader (a writer may attach later).
+    ///
+    /// # Errors
+    ///
+    /// As [`Writer::create`].
+    pub fn create(name: &str, options: &ChannelOptions) -> Result<Self, OpenError> {
+        let segment = Segment::create(name, &spec_of::<T>(options))?;
+        segment.publish_ready();
+        Self::attach(Arc::new(segment), options.wait)
+    }
+
+    /// Opens or creates the named segment and attaches as its reader; a restarted reader resumes
+    /// after the last message it released.
+    ///
+    /// # Errors
+    ///
+    /// As [`Writer::open_or_create`].
+    pub fn open_or_create(name: &str, options: &ChannelOptions) -> Result<Self, OpenError> {
+        let expect = Expect { kind: RingKind::TypedChannel, message: Some(entry_of::<T>()) };
+        let (segment, created) = Segment::open_or_create(name, &spec_of::<T>(options), &expect)?;
+        if created {
+            segment.publish_ready();
+        }
+        Self::attach(Arc::new(segment), options.wait)
+    }
+
+    /// Opens an existing segment and attaches as its reader.
+    ///
+    /// # Errors
+    ///
+    /// As [`Writer::open`].
+    pub fn open(name: &str, wait: WaitStrategy) -> Result<Self, OpenError> {
+        let expect = Expect { kind: RingKind::TypedChannel, message: Some(entry_of::<T>()) };
+        Self::attach(Arc::new(Segment::open(name, &expect)?), wait)
+    }
+
+    /// Whether a writer is attached (a live process holds the writer lock).
+    pub fn writer_alive(&self) -> bool {
+        self.shared.segment.peer_alive(WRITER)
+    }
+
+    /// Whether a writer attached at some point and is no longer alive. A reader that starts
+    /// before any writer waits for one rather than reporting a disconnect.
+    fn writer_gone(segment: &Segment) -> bool {
+        segment.peer_pid(WRITER) != 0 && !segment.peer_alive(WRITER)
+    }
+
+    fn poll(&mut self) -> Result<Option<u64>, RecvError> {
+        Ok(self.core.try_acquire(self.shared.positions())?)
+    }
+
+    fn empty_or_disconnected(&mut self) -> RecvError {
+        // Checking liveness costs a system call: do it on the first empty poll after data, then
+        // every 1024th, so a busy-polling reader stays cheap but still learns of a dead writer.
+        self.empty_polls = self.empty_polls.wrapping_add(1);
+        if self.empty_polls % 1024 == 1 && Self::writer_gone(&self.shared.segment) {
+            // Re-check: the writer may have committed just before it exited.
+            if matches!(self.poll(), Ok(None)) {
+                return RecvError::Disconnected;
+            }
+            return RecvError::Empty;
+        }
+        RecvError::Empty
+    }
+
+    /// Receives the next message in place, if one is committed.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::Empty`], [`RecvError::Disconnected`] (writer gone, ring drained),
+    /// [`RecvError::Corrupt`], or [`RecvError::Invalid`] (the message broke its type's data
+    /// rules; it is skipped, so the next call moves on).
+    pub fn try_recv(&mut self) -> Result<Received<'_, T>, RecvError> {
+        match self.poll()? {
+            Some(index) => {
+                self.empty_polls = 0;
+                self.received(index)
+            }
+            None => Err(self.empty_or_disconnected()),
+        }
+    }
+
+    fn received(&mut self, index: u64) -> Result<Received<'_, T>, RecvError> {
+        let slot = self.shared.slot::<T>(index);
+        if T::NEEDS_VALIDATION {
+            // SAFETY: as in `Received::deref`: the slot is committed, aligned, in bounds, and the
+            // writer does not touch it until we release it.
+            let value = unsafe { slot.as_ref() };
+            if let Err(error) = value.validate() {
+                let position = self.core.position();
+                self.release(1);
+                return Err(RecvError::Invalid { position, error });
+            }
+        }
+        Ok(Received { reader: self, slot })
+    }
+
+    fn release(&mut self, n: u64) {
+        self.core.release_n(self.shared.positions(), n);
+        self.shared.writer_parking().wake();
+    }
+
+    /// Receives the next message, waiting according to the wait strategy.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::Disconnected`], [`RecvError::Corrupt`] or [`RecvError::Invalid`].
+    pub fn recv(&mut self) -> Result<Received<'_, T>, RecvError> {
+        self.recv_deadline(None)
+    }
+
+    /// Receives the next message, waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Reader::recv`], or [`RecvError::Timeout`].
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Received<'_, T>, RecvError> {
+        self.recv_deadline(Some(Instant::now() + timeout))
+    }
+
+    fn recv_deadline(&mut self, deadline: Option<Instant>) -> Result<Received<'_, T>, RecvError> {
+        let shared = &self.shared;
+        let core = &mut self.core;
+        let index = wait_for(
+            self.wait,
+            shared.reader_parking(),
+            deadline,
+            || core.try_acquire(shared.positions()).map_err(RecvError::from),
+            || {
+                if Self::writer_gone(&shared.segment) {
+                    Err(RecvError::Disconnected)
+                } else {
+                    Ok(())
+                }
+            },
+            || RecvError::Timeout,
+        );
+        match index {
+            Ok(index) => self.received(index),
+            // The writer died: deliver what it committed first.
+            Err(RecvError::Disconnected) => match self.poll()? {
+                Some(index) => self.received(index),
+                None => Err(RecvError::Disconnected),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Calls `f` on every message committed so far, in order, then releases them all with one
+    /// store; returns how many. Invalid messages are skipped and reported after the batch.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::Corrupt`], or the first [`RecvError::Invalid`] (the batch is still drained).
+    pub fn drain(&mut self, mut f: impl FnMut(&T)) -> Result<usize, RecvError> {
+        if self.poll()?.is_none() {
+            return Ok(0);
+        }
+        let n = self.core.pending();
+        let mut first_invalid = None;
+        for k in 0..n {
+            let slot = self.shared.slot::<T>(self.core.slot_after(k));
+            // SAFETY: positions `pos .. pos + n` are committed (n = pending after an Acquire load
+            // of write_pos) and not yet released, so the writer does not touch these slots; each
+            // is aligned and in bounds (`Shared::slot`).
+            let value = unsafe { slot.as_ref() };
+            match value.validate() {
+                Ok(()) => f(value),
+                Err(error) => {
+                    first_invalid.get_or_insert(RecvError::Invalid {
+                        position: self.core.position() + k,
+                        error,
+                    });
+                }
+            }
+        }
+        self.release(n);
+        self.empty_polls = 0;
+        first_invalid.map_or(Ok(usize::try_from(n).unwrap_or(usize::MAX)), Err)
+    }
+
+    /// Messages released since the segment was created.
+    pub fn position(&self) -> u64 {
+        self.core.position()
+    }
+}
+
+impl<T: FlatMessage> Drop for Reader<T> {
+    fn drop(&mut self) {
+        self.shared.segment.unlock_peer(READER);
+        self.shared.writer_parking().wake();
+    }
+}
+
+/// A received message, read in place in the ring; the slot is released when this is dropped.
+#[derive(Debug)]
+pub struct Received<'a, T: FlatMessage> {
+    reader: &'a mut Reader<T>,
+    slot: NonNull<T>,
+}
+
+impl<T: FlatMessage> Received<'_, T> {
+    /// The message's position in the stream (0 for the first message ever committed).
+    pub fn position(&self) -> u64 {
+        self.reader.core.position()
+    }
+}
+
+impl<T: FlatMessage> Deref for Received<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the slot is committed (the reader's Acquire load of `write_pos` saw it, SYNC
+        // POINT A) and not yet released, so the writer does not write it while this guard lives;
+        // it is aligned and in bounds (`Shared::slot`); every bit pattern is a valid `T`.
+        unsafe { self.slot.as_ref() }
+    }
+}
+
+impl<T: FlatMessage> Drop for Received<'_, T> {
+    fn drop(&mut self) {
+        self.reader.release(1);
+    }
+}
