@@ -442,25 +442,12 @@ impl<'a> Checker<'a> {
         let mut names_seen: HashMap<&str, Span> = HashMap::new();
         let mut values_seen: HashMap<i128, (&str, Span)> = HashMap::new();
         let mut members = Vec::new();
+        let container = format!("{what} `{}`", decl.name.name);
         for m in &e.members {
-            if let Some(prev) = names_seen.get(m.name.name.as_str()) {
-                let d = Diagnostic::new(
-                    ErrorCode::DuplicateMember,
-                    m.name.span,
-                    format!(
-                        "member `{}` appears twice in {what} `{}`",
-                        m.name.name, decl.name.name
-                    ),
-                )
-                .with_label("duplicate member")
-                .with_secondary(*prev, "first declared here")
-                .with_hint("rename or remove one of them");
-                self.error(d);
+            if !self.new_member(&mut names_seen, &m.name, &container) {
                 ok = false;
                 continue;
             }
-            names_seen.insert(&m.name.name, m.name.span);
-            self.check_name(&m.name, "member");
             if names::ENUM_MEMBER_RESERVED.contains(&m.name.name.as_str()) {
                 let d = Diagnostic::new(
                     ErrorCode::GeneratedNameClash,

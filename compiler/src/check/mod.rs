@@ -237,6 +237,30 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Records a member name, reporting a duplicate (returns `false`) or a reserved name.
+    fn new_member<'n>(
+        &mut self,
+        seen: &mut HashMap<&'n str, Span>,
+        name: &'n ast::Ident,
+        container: &str,
+    ) -> bool {
+        if let Some(prev) = seen.get(name.name.as_str()) {
+            let d = Diagnostic::new(
+                ErrorCode::DuplicateMember,
+                name.span,
+                format!("member `{}` appears twice in {container}", name.name),
+            )
+            .with_label("duplicate member")
+            .with_secondary(*prev, "first declared here")
+            .with_hint("rename or remove one of them");
+            self.error(d);
+            return false;
+        }
+        seen.insert(&name.name, name.span);
+        self.check_name(name, "member");
+        true
+    }
+
     /// Resolves a declaration of library `lib` by name, building its IR on first use.
     /// Returns `None` if it failed (the error was already reported) or is part of a cycle.
     fn resolve_decl(&mut self, lib: usize, name: &str) -> Option<DeclId> {
@@ -392,25 +416,12 @@ impl<'a> Checker<'a> {
         }
         let mut seen: HashMap<&str, Span> = HashMap::new();
         let mut resolved = Vec::new();
+        let container = format!("struct `{}`", decl.name.name);
         for m in members {
-            if let Some(prev) = seen.get(m.name.name.as_str()) {
-                let d = Diagnostic::new(
-                    ErrorCode::DuplicateMember,
-                    m.name.span,
-                    format!(
-                        "member `{}` appears twice in struct `{}`",
-                        m.name.name, decl.name.name
-                    ),
-                )
-                .with_label("duplicate member")
-                .with_secondary(*prev, "first declared here")
-                .with_hint("rename or remove one of them");
-                self.error(d);
+            if !self.new_member(&mut seen, &m.name, &container) {
                 ok = false;
                 continue;
             }
-            seen.insert(&m.name.name, m.name.span);
-            self.check_name(&m.name, "member");
             if let Some(default) = &m.default {
                 let d = Diagnostic::new(
                     ErrorCode::MemberDefault,

@@ -67,12 +67,7 @@ impl Checker<'_> {
     fn quiet_lookup<'n>(&self, lib: usize, parts: &'n [ast::Ident]) -> Option<(usize, &'n str)> {
         for k in (1..parts.len()).rev() {
             let prefix = parts[..k].iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(".");
-            let target = if prefix == self.libs[lib].name {
-                Some(lib)
-            } else {
-                self.libs[lib].imports.get(&prefix).map(|l| l.0)
-            };
-            if let Some(target) = target {
+            if let Some(target) = self.visible_library(lib, &prefix) {
                 return Some((target, parts[k].name.as_str()));
             }
         }

@@ -91,6 +91,16 @@ pub(super) struct Found<'n> {
 }
 
 impl<'a> Checker<'a> {
+    /// The library that `prefix` names from inside `lib`: `lib` itself, or one it imports (by
+    /// name or `as` alias).
+    pub(super) fn visible_library(&self, lib: usize, prefix: &str) -> Option<usize> {
+        if prefix == self.libs[lib].name {
+            Some(lib)
+        } else {
+            self.libs[lib].imports.get(prefix).map(|l| l.0)
+        }
+    }
+
     /// Splits a dotted name into a library (own or imported) and a declaration path. Reports
     /// references to libraries that exist but are not imported, and unknown names.
     pub(super) fn lookup<'n>(
@@ -102,12 +112,7 @@ impl<'a> Checker<'a> {
         let parts = &name.parts;
         for k in (1..parts.len()).rev() {
             let prefix = parts[..k].iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(".");
-            let target = if prefix == self.libs[lib].name {
-                Some(lib)
-            } else {
-                self.libs[lib].imports.get(&prefix).map(|l| l.0)
-            };
-            if let Some(target) = target {
+            if let Some(target) = self.visible_library(lib, &prefix) {
                 return self.find_in(target, &parts[k], &parts[k + 1..], name, what);
             }
             if self.libs.iter().any(|l| l.name == prefix) {

@@ -138,6 +138,35 @@ fn spec_of<T: FlatMessage>(options: &ChannelOptions) -> SegmentSpec {
     }
 }
 
+/// How an end finds its segment.
+enum Mode<'o> {
+    Create(&'o ChannelOptions),
+    OpenOrCreate(&'o ChannelOptions),
+    Open,
+}
+
+/// Creates or opens the named segment for a channel of `T`, checking the stored type.
+fn named_segment<T: FlatMessage>(name: &str, mode: Mode<'_>) -> Result<Arc<Segment>, OpenError> {
+    let expect = Expect { kind: RingKind::TypedChannel, message: Some(entry_of::<T>()) };
+    let segment = match mode {
+        Mode::Create(options) => {
+            let segment = Segment::create(name, &spec_of::<T>(options))?;
+            segment.publish_ready();
+            segment
+        }
+        Mode::OpenOrCreate(options) => {
+            let (segment, created) =
+                Segment::open_or_create(name, &spec_of::<T>(options), &expect)?;
+            if created {
+                segment.publish_ready();
+            }
+            segment
+        }
+        Mode::Open => Segment::open(name, &expect)?,
+    };
+    Ok(Arc::new(segment))
+}
+
 /// The parts of a segment both ends use.
 #[derive(Debug)]
 struct Shared {
@@ -239,9 +268,7 @@ impl<T: FlatMessage> Writer<T> {
     ///
     /// [`OpenError`] if the segment exists, the name is invalid, or `/dev/shm` is too small.
     pub fn create(name: &str, options: &ChannelOptions) -> Result<Self, OpenError> {
-        let segment = Segment::create(name, &spec_of::<T>(options))?;
-        segment.publish_ready();
-        Self::attach(Arc::new(segment), options.wait)
+        Self::attach(named_segment::<T>(name, Mode::Create(options))?, options.wait)
     }
 
     /// Opens an existing segment, or creates it (replacing a stale one left by dead processes),
@@ -252,12 +279,7 @@ impl<T: FlatMessage> Writer<T> {
     /// [`OpenError`]: another writer is attached, the segment carries another type, or it is
     /// corrupt.
     pub fn open_or_create(name: &str, options: &ChannelOptions) -> Result<Self, OpenError> {
-        let expect = Expect { kind: RingKind::TypedChannel, message: Some(entry_of::<T>()) };
-        let (segment, created) = Segment::open_or_create(name, &spec_of::<T>(options), &expect)?;
-        if created {
-            segment.publish_ready();
-        }
-        Self::attach(Arc::new(segment), options.wait)
+        Self::attach(named_segment::<T>(name, Mode::OpenOrCreate(options))?, options.wait)
     }
 
     /// Opens an existing segment and attaches as its writer.
@@ -266,8 +288,7 @@ impl<T: FlatMessage> Writer<T> {
     ///
     /// As [`Writer::open_or_create`], or the segment does not exist.
     pub fn open(name: &str, wait: WaitStrategy) -> Result<Self, OpenError> {
-        let expect = Expect { kind: RingKind::TypedChannel, message: Some(entry_of::<T>()) };
-        Self::attach(Arc::new(Segment::open(name, &expect)?), wait)
+        Self::attach(named_segment::<T>(name, Mode::Open)?, wait)
     }
 
     /// Lends the next free slot, zeroed, as `&mut T`; [`Loan::commit`] publishes it, dropping the
@@ -429,9 +450,7 @@ impl<T: FlatMessage> Reader<T> {
     ///
     /// As [`Writer::create`].
     pub fn create(name: &str, options: &ChannelOptions) -> Result<Self, OpenError> {
-        let segment = Segment::create(name, &spec_of::<T>(options))?;
-        segment.publish_ready();
-        Self::attach(Arc::new(segment), options.wait)
+        Self::attach(named_segment::<T>(name, Mode::Create(options))?, options.wait)
     }
 
     /// Opens or creates the named segment and attaches as its reader; a restarted reader resumes
@@ -441,12 +460,7 @@ impl<T: FlatMessage> Reader<T> {
     ///
     /// As [`Writer::open_or_create`].
     pub fn open_or_create(name: &str, options: &ChannelOptions) -> Result<Self, OpenError> {
-        let expect = Expect { kind: RingKind::TypedChannel, message: Some(entry_of::<T>()) };
-        let (segment, created) = Segment::open_or_create(name, &spec_of::<T>(options), &expect)?;
-        if created {
-            segment.publish_ready();
-        }
-        Self::attach(Arc::new(segment), options.wait)
+        Self::attach(named_segment::<T>(name, Mode::OpenOrCreate(options))?, options.wait)
     }
 
     /// Opens an existing segment and attaches as its reader.
@@ -455,8 +469,7 @@ impl<T: FlatMessage> Reader<T> {
     ///
     /// As [`Writer::open`].
     pub fn open(name: &str, wait: WaitStrategy) -> Result<Self, OpenError> {
-        let expect = Expect { kind: RingKind::TypedChannel, message: Some(entry_of::<T>()) };
-        Self::attach(Arc::new(Segment::open(name, &expect)?), wait)
+        Self::attach(named_segment::<T>(name, Mode::Open)?, wait)
     }
 
     /// Whether a writer is attached (a live process holds the writer lock).
