@@ -1,1 +1,926 @@
-fn main() {}
+//! Cross-process benchmark of the typed SPSC channel (`docs/PROTOCOL.md` §3), every figure next
+//! to a baseline measured in the same run.
+//!
+//! Run with `cargo bench -p flatipc --bench channel`. The binary re-executes itself as the peer
+//! process (environment variable `FLATIPC_BENCH_ROLE`), like `tests/channel.rs` does; the parent
+//! is pinned to CPU 0 and the peer to CPU 1. It prints one markdown table on stdout.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{FromRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use flatipc::channel::{ChannelOptions, Reader, RecvError, SendError, Writer};
+use flatipc::prelude::*;
+use flatipc::segment::Segment;
+use flatipc::wait::WaitStrategy;
+use hdrhistogram::Histogram;
+
+const ROLE: &str = "FLATIPC_BENCH_ROLE";
+const ARG: &str = "FLATIPC_BENCH_ARG";
+const PIN: &str = "FLATIPC_BENCH_PIN";
+
+/// End-of-run marker: the peer echoes it and exits.
+const STOP: u64 = u64::MAX;
+
+/// Round trips per busy-spin latency row (after `WARMUP`).
+const SPIN_ITERS: u64 = 500_000;
+const WARMUP: u64 = 50_000;
+/// Round trips per syscall-bound row (sockets, pipes, futex, parking).
+const SLOW_ITERS: u64 = 10_000;
+const SLOW_WARMUP: u64 = 1_000;
+/// Messages per throughput row.
+const TPUT_MSGS: u64 = 20_000_000;
+/// Ring capacity for the throughput rows (and the rtrb baseline).
+const TPUT_CAPACITY: u64 = 4096;
+
+/// A 64-byte message.
+#[derive(Clone, Copy, Debug, FlatMessage, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[zerocopy(crate = "flatipc::zerocopy")]
+#[repr(C)]
+struct Msg {
+    seq: u64,
+    payload: [u64; 7],
+}
+
+const BIG_DATA: usize = (1 << 20) - 8;
+
+/// A 1 MiB message.
+#[derive(Clone, Copy, FlatMessage, FromBytes, IntoBytes, KnownLayout, Immutable)]
+#[zerocopy(crate = "flatipc::zerocopy")]
+#[repr(C)]
+struct Big {
+    seq: u64,
+    data: [u8; BIG_DATA],
+}
+
+impl std::fmt::Debug for Big {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Big").field("seq", &self.seq).finish_non_exhaustive()
+    }
+}
+
+fn msg(seq: u64) -> Msg {
+    Msg { seq, payload: [seq; 7] }
+}
+
+/// Options of the round-trip channels.
+fn rt_options(wait: WaitStrategy) -> ChannelOptions {
+    ChannelOptions { capacity: 64, wait }
+}
+
+fn strategy_arg(wait: WaitStrategy) -> String {
+    match wait {
+        WaitStrategy::SpinThenPark { spins } => spins.to_string(),
+        _ => "spin".to_string(),
+    }
+}
+
+fn strategy_from(arg: &str) -> WaitStrategy {
+    match arg {
+        "spin" => WaitStrategy::Spin,
+        n => WaitStrategy::SpinThenPark { spins: n.parse().expect("spins") },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// OS helpers.
+
+/// Pins the calling thread to `cpu`; returns whether it worked.
+fn pin(cpu: usize) -> bool {
+    // SAFETY: `cpu_set_t` is a plain bit array; all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` is below `CPU_SETSIZE` (callers pass 0 or 1); `set` is a valid set.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a valid, initialised `cpu_set_t` of the size passed; pid 0 = this thread.
+    let rc = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) };
+    rc == 0
+}
+
+fn futex_wait(word: &AtomicU32, expected: u32) {
+    // SAFETY: `word` is a live, aligned `u32` for the whole call; FUTEX_WAIT (shared, not
+    // private) only reads it; null timeout = wait until woken; the trailing args are ignored.
+    let _ = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<u32>(),
+            0u32,
+        )
+    };
+}
+
+fn futex_wake(word: &AtomicU32) {
+    // SAFETY: `word` is a live, aligned `u32`; FUTEX_WAKE uses its address only as a key; the
+    // trailing arguments are ignored.
+    let _ = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE,
+            1u32,
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<u32>(),
+            0u32,
+        )
+    };
+}
+
+/// User + system CPU time of this process.
+fn cpu_time() -> Duration {
+    // SAFETY: `rusage` is plain data; all-zero is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable `rusage`.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    assert_eq!(rc, 0, "getrusage");
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.unsigned_abs())
+            + Duration::from_micros(t.tv_usec.unsigned_abs())
+    };
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// A file in `/dev/shm` mapped shared, for the raw baselines; removed on drop by its creator.
+struct RawShm {
+    map: memmap2::MmapMut,
+    path: PathBuf,
+    owner: bool,
+}
+
+impl RawShm {
+    const LEN: usize = 4096;
+
+    fn create(tag: &str) -> Self {
+        let path =
+            PathBuf::from(format!("/dev/shm/flatipc-bench-raw.{}.{tag}", std::process::id()));
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .expect("create raw shm file");
+        // From here on the file is removed on every path (drop).
+        let mut shm = Self::map_file(&file, path);
+        shm.owner = true;
+        shm
+    }
+
+    fn open(path: &Path) -> Self {
+        let file = OpenOptions::new().read(true).write(true).open(path).expect("open raw shm file");
+        Self::map_file(&file, path.to_path_buf())
+    }
+
+    fn map_file(file: &File, path: PathBuf) -> Self {
+        file.set_len(Self::LEN as u64).expect("size raw shm file");
+        // SAFETY: the file is ours (created by this benchmark) and never truncated while
+        // mapped; all accesses to the mapping go through atomics (`atomic_u64`/`atomic_u32`).
+        let map = unsafe { memmap2::MmapMut::map_mut(file) }.expect("mmap raw shm file");
+        Self { map, path, owner: false }
+    }
+
+    fn atomic_u64(&self, offset: usize) -> &AtomicU64 {
+        assert!(offset % 8 == 0 && offset + 8 <= self.map.len());
+        let ptr = self.map.as_ptr().wrapping_add(offset).cast::<AtomicU64>();
+        // SAFETY: in bounds and 8-aligned (asserted; the mapping is page-aligned), valid for the
+        // mapping's lifetime, which `&self` bounds; only ever accessed atomically.
+        unsafe { &*ptr }
+    }
+
+    fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
+        assert!(offset % 4 == 0 && offset + 4 <= self.map.len());
+        let ptr = self.map.as_ptr().wrapping_add(offset).cast::<AtomicU32>();
+        // SAFETY: as in `atomic_u64`, with 4-byte alignment.
+        unsafe { &*ptr }
+    }
+}
+
+impl Drop for RawShm {
+    fn drop(&mut self) {
+        if self.owner {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Removes flatipc segments when dropped (also on panic).
+struct Segments(Vec<String>);
+
+impl Segments {
+    fn new(tag: &str, count: usize) -> Self {
+        Self((0..count).map(|k| format!("bench-{}-{tag}-{k}", std::process::id())).collect())
+    }
+}
+
+impl Drop for Segments {
+    fn drop(&mut self) {
+        for name in &self.0 {
+            let _ = Segment::remove(name);
+        }
+    }
+}
+
+/// A peer process running this binary in `role`; killed on drop if still running.
+struct Peer {
+    child: Child,
+    out: BufReader<ChildStdout>,
+}
+
+impl Peer {
+    fn spawn(role: &str, arg: &str, pinned: bool) -> Self {
+        let mut child = Command::new(std::env::current_exe().expect("bench binary path"))
+            .env(ROLE, role)
+            .env(ARG, arg)
+            .env(PIN, if pinned { "1" } else { "" })
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn peer");
+        let out = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut peer = Self { child, out };
+        assert_eq!(peer.line(), "READY", "peer {role} did not start");
+        peer
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.out.read_line(&mut line).expect("read peer stdout");
+        line.trim().to_string()
+    }
+
+    fn finish(mut self) {
+        let status = self.child.wait().expect("wait for peer");
+        assert!(status.success(), "peer failed: {status}");
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn ready() {
+    println!("READY");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurement.
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000_000, 3).expect("histogram bounds")
+}
+
+/// Runs `warmup` then `iters` round trips `rt(seq)` (seq from 1), timing each one.
+fn latency(warmup: u64, iters: u64, mut rt: impl FnMut(u64)) -> Histogram<u64> {
+    let mut h = histogram();
+    for seq in 1..=warmup {
+        rt(seq);
+    }
+    let mut prev = Instant::now();
+    for seq in warmup + 1..=warmup + iters {
+        rt(seq);
+        let now = Instant::now();
+        let ns = u64::try_from((now - prev).as_nanos()).unwrap_or(u64::MAX);
+        h.record(ns.max(1)).expect("record");
+        prev = now;
+    }
+    h
+}
+
+struct Lat {
+    p50: u64,
+    p99: u64,
+    p999: u64,
+    max: u64,
+}
+
+impl From<&Histogram<u64>> for Lat {
+    fn from(h: &Histogram<u64>) -> Self {
+        Self {
+            p50: h.value_at_quantile(0.5),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+fn ns(v: u64) -> String {
+    if v >= 10_000_000 {
+        format!("{:.1} ms", v as f64 / 1e6)
+    } else if v >= 10_000 {
+        format!("{:.1} µs", v as f64 / 1e3)
+    } else {
+        format!("{v} ns")
+    }
+}
+
+struct Row {
+    name: String,
+    cells: [String; 4],
+    value: String,
+    baseline: String,
+    ratio: String,
+    target: String,
+    met: bool,
+}
+
+fn lat_row(name: &str, lat: &Lat, baseline: &str, base_p50: u64, max_ratio: f64) -> Row {
+    let ratio = lat.p50 as f64 / base_p50 as f64;
+    Row {
+        name: name.to_string(),
+        cells: [ns(lat.p50), ns(lat.p99), ns(lat.p999), ns(lat.max)],
+        value: String::new(),
+        baseline: format!("{baseline}: p50 {}", ns(base_p50)),
+        ratio: format!("{ratio:.2}x"),
+        target: format!("≤ {max_ratio}x"),
+        met: ratio <= max_ratio,
+    }
+}
+
+fn tput_row(name: &str, rate: f64, baseline: &str, base_rate: f64, min_ratio: f64) -> Row {
+    let ratio = rate / base_rate;
+    Row {
+        name: name.to_string(),
+        cells: Default::default(),
+        value: format!("{:.1} M msg/s", rate / 1e6),
+        baseline: format!("{baseline}: {:.1} M msg/s", base_rate / 1e6),
+        ratio: format!("{ratio:.2}x"),
+        target: format!("≥ {min_ratio}x"),
+        met: ratio >= min_ratio,
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "| row | p50 | p99 | p99.9 | max / msgs/s | baseline (same run) | ratio | target | met? |"
+    );
+    println!("|---|---:|---:|---:|---:|---|---:|---|---|");
+    for r in rows {
+        let dash = |s: &String| if s.is_empty() { "–".to_string() } else { s.clone() };
+        let last = if r.value.is_empty() { r.cells[3].clone() } else { r.value.clone() };
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.name,
+            dash(&r.cells[0]),
+            dash(&r.cells[1]),
+            dash(&r.cells[2]),
+            last,
+            r.baseline,
+            r.ratio,
+            r.target,
+            if r.met { "yes" } else { "**no**" }
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peer roles (child processes).
+
+fn peer_main(role: &str) {
+    let arg = std::env::var(ARG).unwrap_or_default();
+    if std::env::var(PIN).is_ok_and(|p| p == "1") {
+        assert!(pin(1), "pin peer to CPU 1");
+    }
+    let mut parts = arg.split(',');
+    let mut next = || parts.next().expect("peer argument").to_string();
+    match role {
+        // Raw ping-pong on two cache lines.
+        "floor" => {
+            let shm = RawShm::open(Path::new(&next()));
+            let (ping, pong) = (shm.atomic_u64(0), shm.atomic_u64(128));
+            ready();
+            let mut last = 0;
+            loop {
+                let v = ping.load(Ordering::Acquire);
+                if v == last {
+                    std::hint::spin_loop();
+                    continue;
+                }
+                pong.store(v, Ordering::Release);
+                last = v;
+                if v == STOP {
+                    break;
+                }
+            }
+        }
+        // Raw futex hand-off: wait on `req`, publish on `resp`, always wake.
+        "futex" => {
+            let shm = RawShm::open(Path::new(&next()));
+            let (req, resp) = (shm.atomic_u32(0), shm.atomic_u32(128));
+            ready();
+            let mut last = 0;
+            loop {
+                let v = req.load(Ordering::Acquire);
+                if v == last {
+                    futex_wait(req, last);
+                    continue;
+                }
+                resp.store(v, Ordering::Release);
+                futex_wake(resp);
+                last = v;
+                if v == u32::MAX {
+                    break;
+                }
+            }
+        }
+        // Byte-stream echo of 64-byte messages (socket or pipe).
+        "stream" => {
+            let rfd: RawFd = next().parse().expect("fd");
+            let wfd: RawFd = next().parse().expect("fd");
+            // SAFETY: the parent passed us these descriptors (inherited, not close-on-exec);
+            // nothing else in this process owns them.
+            let mut input = unsafe { File::from_raw_fd(rfd) };
+            let wfd = if wfd == rfd {
+                // SAFETY: `dup` of an open descriptor (a socket is passed twice, and each `File`
+                // must own its own descriptor); the result is checked below.
+                unsafe { libc::dup(rfd) }
+            } else {
+                wfd
+            };
+            assert!(wfd >= 0, "dup");
+            // SAFETY: as above; `wfd` is open and owned by nothing else.
+            let mut output = unsafe { File::from_raw_fd(wfd) };
+            ready();
+            let mut buf = [0u8; 64];
+            loop {
+                input.read_exact(&mut buf).expect("read");
+                output.write_all(&buf).expect("write");
+                if buf[..8] == STOP.to_ne_bytes() {
+                    break;
+                }
+            }
+        }
+        // flatipc echo: receive on `req`, send the same 64 bytes back on `resp`.
+        "echo" => {
+            let (req, resp, mode) = (next(), next(), next());
+            let wait = strategy_from(&next());
+            let mut r = Reader::<Msg>::open(&req, wait).expect("open request reader");
+            let mut w = Writer::<Msg>::open(&resp, wait).expect("open response writer");
+            ready();
+            loop {
+                let m = if mode == "try" {
+                    loop {
+                        match r.try_recv() {
+                            Ok(m) => break m,
+                            Err(RecvError::Empty) => std::hint::spin_loop(),
+                            Err(e) => panic!("echo: {e}"),
+                        }
+                    }
+                } else {
+                    r.recv().expect("echo recv")
+                };
+                let seq = m.seq;
+                w.try_send(&m).expect("echo send");
+                drop(m);
+                if seq == STOP {
+                    break;
+                }
+            }
+        }
+        // 1 MiB echo: read `seq` in place, write only `seq` into a dirty loan.
+        "big-echo" => {
+            let (req, resp) = (next(), next());
+            let mut r = Reader::<Big>::open(&req, WaitStrategy::Spin).expect("open big reader");
+            let mut w = Writer::<Big>::open(&resp, WaitStrategy::Spin).expect("open big writer");
+            ready();
+            loop {
+                let m = r.recv().expect("big recv");
+                let seq = m.seq;
+                let mut loan = w.loan_dirty().expect("big loan");
+                loan.seq = seq;
+                loan.commit();
+                drop(m);
+                if seq == STOP {
+                    break;
+                }
+            }
+        }
+        // Throughput writer.
+        "writer" => {
+            let (name, mode) = (next(), next());
+            let count: u64 = next().parse().expect("count");
+            let wait = strategy_from(&next());
+            let mut w = Writer::<Msg>::open(&name, wait).expect("open writer");
+            ready();
+            match mode.as_str() {
+                "batch" => {
+                    let mut buf = [msg(0); 256];
+                    let mut seq = 0;
+                    while seq < count {
+                        let k = usize::try_from((count - seq).min(256)).expect("small");
+                        for (i, m) in buf[..k].iter_mut().enumerate() {
+                            m.seq = seq + i as u64;
+                        }
+                        let mut off = 0;
+                        while off < k {
+                            let n = w.try_send_batch(&buf[off..k]).expect("send batch");
+                            if n == 0 {
+                                std::hint::spin_loop();
+                            }
+                            off += n;
+                        }
+                        seq += k as u64;
+                    }
+                }
+                "loan" => {
+                    let mut seq = 0;
+                    while seq < count {
+                        match w.loan() {
+                            Ok(mut loan) => {
+                                loan.seq = seq;
+                                loan.commit();
+                                seq += 1;
+                            }
+                            Err(SendError::Full) => std::hint::spin_loop(),
+                            Err(e) => panic!("loan: {e}"),
+                        }
+                    }
+                }
+                _ => {
+                    for seq in 0..count {
+                        w.send(&msg(seq)).expect("send");
+                    }
+                }
+            }
+        }
+        // Idle reader: CPU time spent in one `recv_timeout(1 s)` that times out.
+        "idle" => {
+            let name = next();
+            let wait = WaitStrategy::SpinThenPark { spins: 20_000 };
+            let mut r = Reader::<Msg>::open(&name, wait).expect("open idle reader");
+            ready();
+            let (cpu0, t0) = (cpu_time(), Instant::now());
+            let res = r.recv_timeout(Duration::from_secs(1)).map(|_| ());
+            let (cpu, wall) = (cpu_time() - cpu0, t0.elapsed());
+            assert_eq!(res, Err(RecvError::Timeout), "idle reader");
+            println!("{} {}", cpu.as_micros(), wall.as_micros());
+        }
+        other => panic!("unknown peer role {other}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rows (parent side).
+
+fn floor(pinned: bool) -> Lat {
+    let shm = RawShm::create("floor");
+    let (ping, pong) = (shm.atomic_u64(0), shm.atomic_u64(128));
+    let peer = Peer::spawn("floor", shm.path.to_str().expect("utf-8 path"), pinned);
+    let h = latency(WARMUP, SPIN_ITERS, |seq| {
+        ping.store(seq, Ordering::Release);
+        while pong.load(Ordering::Acquire) != seq {
+            std::hint::spin_loop();
+        }
+    });
+    ping.store(STOP, Ordering::Release);
+    peer.finish();
+    Lat::from(&h)
+}
+
+fn futex_rt(pinned: bool) -> Lat {
+    let shm = RawShm::create("futex");
+    let (req, resp) = (shm.atomic_u32(0), shm.atomic_u32(128));
+    let peer = Peer::spawn("futex", shm.path.to_str().expect("utf-8 path"), pinned);
+    let h = latency(SLOW_WARMUP, SLOW_ITERS, |seq| {
+        let seq = u32::try_from(seq).expect("few round trips");
+        req.store(seq, Ordering::Release);
+        futex_wake(req);
+        loop {
+            let v = resp.load(Ordering::Acquire);
+            if v == seq {
+                break;
+            }
+            futex_wait(resp, v);
+        }
+    });
+    req.store(u32::MAX, Ordering::Release);
+    futex_wake(req);
+    peer.finish();
+    Lat::from(&h)
+}
+
+/// flatipc round trip over two channels; `mode` is "recv" or "try" (see the "echo" role).
+fn flatipc_rt(tag: &str, mode: &str, options: ChannelOptions, pinned: bool, slow: bool) -> Lat {
+    let names = Segments::new(tag, 2);
+    let mut w = Writer::<Msg>::create(&names.0[0], &options).expect("create request channel");
+    let mut r = Reader::<Msg>::create(&names.0[1], &options).expect("create response channel");
+    let arg = format!("{},{},{mode},{}", names.0[0], names.0[1], strategy_arg(options.wait));
+    let peer = Peer::spawn("echo", &arg, pinned);
+    let recv = |r: &mut Reader<Msg>| -> u64 {
+        if mode == "try" {
+            loop {
+                match r.try_recv() {
+                    Ok(m) => return m.seq,
+                    Err(RecvError::Empty) => std::hint::spin_loop(),
+                    Err(e) => panic!("try_recv: {e}"),
+                }
+            }
+        }
+        r.recv().expect("recv").seq
+    };
+    let (warmup, iters) = if slow { (SLOW_WARMUP, SLOW_ITERS) } else { (WARMUP, SPIN_ITERS) };
+    let h = latency(warmup, iters, |seq| {
+        let mut loan = w.loan().expect("loan");
+        loan.seq = seq;
+        loan.commit();
+        assert_eq!(recv(&mut r), seq);
+    });
+    w.try_send(&msg(STOP)).expect("send stop");
+    assert_eq!(recv(&mut r), STOP);
+    peer.finish();
+    Lat::from(&h)
+}
+
+fn big_rt(pinned: bool) -> Lat {
+    let names = Segments::new("big", 2);
+    let options = ChannelOptions { capacity: 4, wait: WaitStrategy::Spin };
+    let mut w = Writer::<Big>::create(&names.0[0], &options).expect("create big request");
+    let mut r = Reader::<Big>::create(&names.0[1], &options).expect("create big response");
+    let peer = Peer::spawn("big-echo", &format!("{},{}", names.0[0], names.0[1]), pinned);
+    let mut rt = |seq: u64| {
+        let mut loan = w.loan_dirty().expect("big loan");
+        loan.seq = seq;
+        loan.commit();
+        assert_eq!(r.recv().expect("big recv").seq, seq);
+    };
+    let h = latency(WARMUP / 5, SPIN_ITERS / 5, &mut rt);
+    rt(STOP);
+    peer.finish();
+    Lat::from(&h)
+}
+
+/// Socket (`socket = true`) or pipe ping-pong of 64 bytes.
+fn stream_rt(socket: bool, pinned: bool) -> Lat {
+    // (parent read, parent write, child read, child write); all close-on-exec except the child's.
+    let (pr, pw, cr, cw) = if socket {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` is a valid array of two descriptors for the kernel to fill.
+        let rc = unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        };
+        assert_eq!(rc, 0, "socketpair");
+        (fds[0], fds[0], fds[1], fds[1])
+    } else {
+        let (mut down, mut up) = ([0; 2], [0; 2]);
+        // SAFETY: `down` is a valid array of two descriptors for the kernel to fill.
+        let rc = unsafe { libc::pipe2(down.as_mut_ptr(), libc::O_CLOEXEC) };
+        assert_eq!(rc, 0, "pipe2");
+        // SAFETY: as above, for `up`.
+        let rc = unsafe { libc::pipe2(up.as_mut_ptr(), libc::O_CLOEXEC) };
+        assert_eq!(rc, 0, "pipe2");
+        (up[0], down[1], down[0], up[1])
+    };
+    for fd in [cr, cw] {
+        // SAFETY: `fd` is an open descriptor we own; clearing FD_CLOEXEC lets the peer inherit it.
+        let rc = unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+        assert_eq!(rc, 0, "fcntl");
+    }
+    // SAFETY: `pr` is an open descriptor owned by nobody else in this process.
+    let mut input = unsafe { File::from_raw_fd(pr) };
+    let pw = if pw == pr {
+        // SAFETY: `dup` of an open descriptor; the result is checked below.
+        unsafe { libc::dup(pr) }
+    } else {
+        pw
+    };
+    assert!(pw >= 0, "dup");
+    // SAFETY: `pw` is an open descriptor owned by nobody else in this process.
+    let mut output = unsafe { File::from_raw_fd(pw) };
+    let peer = Peer::spawn("stream", &format!("{cr},{cw}"), pinned);
+    // The child has its copies now.
+    for fd in if cr == cw { vec![cr] } else { vec![cr, cw] } {
+        // SAFETY: `fd` is open and owned by no `File` in this process.
+        unsafe { libc::close(fd) };
+    }
+    let mut buf = [0u8; 64];
+    let mut rt = |seq: u64| {
+        buf[..8].copy_from_slice(&seq.to_ne_bytes());
+        output.write_all(&buf).expect("write");
+        input.read_exact(&mut buf).expect("read");
+    };
+    let h = latency(SLOW_WARMUP, SLOW_ITERS, &mut rt);
+    rt(STOP);
+    peer.finish();
+    Lat::from(&h)
+}
+
+/// Throughput of a writer process into a reader (this process); `mode` is the writer's API
+/// ("batch", "loan", "send"); the reader uses `drain`, `try_recv` or `recv` respectively.
+fn flatipc_tput(tag: &str, mode: &str, wait: WaitStrategy, count: u64, pinned: bool) -> f64 {
+    let names = Segments::new(tag, 1);
+    let options = ChannelOptions { capacity: TPUT_CAPACITY, wait };
+    let mut r = Reader::<Msg>::create(&names.0[0], &options).expect("create channel");
+    let arg = format!("{},{mode},{count},{}", names.0[0], strategy_arg(wait));
+    let peer = Peer::spawn("writer", &arg, pinned);
+    let next = std::cell::Cell::new(0u64);
+    let mut start = None;
+    let check = |m: &Msg| {
+        assert_eq!(m.seq, next.get(), "messages arrive in order");
+        next.set(next.get() + 1);
+    };
+    while next.get() < count {
+        match mode {
+            "batch" => {
+                if r.drain(check).expect("drain") == 0 {
+                    std::hint::spin_loop();
+                }
+            }
+            "loan" => match r.try_recv() {
+                Ok(m) => check(&m),
+                Err(RecvError::Empty) => std::hint::spin_loop(),
+                Err(e) => panic!("try_recv: {e}"),
+            },
+            _ => check(&r.recv().expect("recv")),
+        }
+        if start.is_none() && next.get() > 0 {
+            start = Some((Instant::now(), next.get()));
+        }
+    }
+    let (t0, n0) = start.expect("received something");
+    let rate = (count - n0) as f64 / t0.elapsed().as_secs_f64();
+    peer.finish();
+    rate
+}
+
+/// rtrb SPSC between two threads of this process, pinned like the processes.
+fn rtrb_tput(count: u64, pinned: bool) -> f64 {
+    let (mut tx, mut rx) =
+        rtrb::RingBuffer::<Msg>::new(usize::try_from(TPUT_CAPACITY).expect("small"));
+    let producer = std::thread::spawn(move || {
+        if pinned {
+            assert!(pin(1), "pin rtrb producer");
+        }
+        let mut seq = 0;
+        while seq < count {
+            match tx.push(msg(seq)) {
+                Ok(()) => seq += 1,
+                Err(_) => std::hint::spin_loop(),
+            }
+        }
+    });
+    let mut next = 0;
+    let mut start = None;
+    while next < count {
+        match rx.pop() {
+            Ok(m) => {
+                assert_eq!(m.seq, next);
+                next += 1;
+                if start.is_none() {
+                    start = Some((Instant::now(), next));
+                }
+            }
+            Err(_) => std::hint::spin_loop(),
+        }
+    }
+    producer.join().expect("producer");
+    let (t0, n0) = start.expect("received something");
+    (count - n0) as f64 / t0.elapsed().as_secs_f64()
+}
+
+/// CPU time (µs) and wall time (µs) of a reader process blocked in `recv_timeout(1 s)`.
+fn idle_reader(pinned: bool) -> (u64, u64) {
+    let names = Segments::new("idle", 1);
+    let options = ChannelOptions { capacity: 64, wait: WaitStrategy::default() };
+    let _w = Writer::<Msg>::create(&names.0[0], &options).expect("create idle channel");
+    let mut peer = Peer::spawn("idle", &names.0[0], pinned);
+    let line = peer.line();
+    peer.finish();
+    let mut it = line.split_whitespace().map(|v| v.parse::<u64>().expect("number"));
+    (it.next().expect("cpu"), it.next().expect("wall"))
+}
+
+fn main() {
+    if let Ok(role) = std::env::var(ROLE) {
+        peer_main(&role);
+        return;
+    }
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let pinned = cpus >= 2 && pin(0);
+    println!("# flatipc channel benchmark");
+    println!();
+    if pinned {
+        println!("{cpus} CPUs; this process pinned to CPU 0, each peer process to CPU 1.");
+    } else {
+        println!("ONLY {cpus} CPU available (or pinning failed): processes are NOT pinned apart; latencies below are meaningless for cross-CPU claims.");
+    }
+    println!(
+        "Latency: {SPIN_ITERS} round trips per busy-spin row, {SLOW_ITERS} per syscall row, after warm-up; 64-byte messages unless stated; one `Instant::now()` per round trip is included in every row."
+    );
+    println!();
+
+    let mut rows = Vec::new();
+    let step = |what: &str| eprintln!("[channel bench] {what}...");
+
+    step("floor");
+    let fl = floor(pinned);
+    rows.push(lat_row("1. floor: raw 2-line ping-pong (baseline)", &fl, "itself", fl.p50, 1.0));
+
+    step("flatipc spin round trip");
+    let sp = flatipc_rt("spin", "recv", rt_options(WaitStrategy::Spin), pinned, false);
+    rows.push(lat_row("2. flatipc RT, Spin, loan/commit + recv", &sp, "floor", fl.p50, 1.3));
+    step("flatipc spin round trip (try_recv)");
+    let tr = flatipc_rt("try", "try", rt_options(WaitStrategy::Spin), pinned, false);
+    rows.push(lat_row(
+        "2b. flatipc RT, Spin, loan/commit + try_recv loop",
+        &tr,
+        "floor",
+        fl.p50,
+        1.3,
+    ));
+
+    step("unix socket");
+    let us = stream_rt(true, pinned);
+    let mut row =
+        lat_row("3a. Unix socketpair RT (baseline)", &us, "flatipc RT p50", sp.p50, f64::INFINITY);
+    row.ratio = format!("flatipc {:.0}x lower", us.p50 as f64 / sp.p50 as f64);
+    row.target = "flatipc ≥ 50x lower".to_string();
+    row.met = us.p50 as f64 / sp.p50 as f64 >= 50.0;
+    rows.push(row);
+    step("pipe");
+    let pi = stream_rt(false, pinned);
+    let mut row = lat_row("3b. pipe RT (baseline)", &pi, "flatipc RT p50", sp.p50, f64::INFINITY);
+    row.ratio = format!("flatipc {:.0}x lower", pi.p50 as f64 / sp.p50 as f64);
+    row.target = "flatipc ≥ 50x lower".to_string();
+    row.met = pi.p50 as f64 / sp.p50 as f64 >= 50.0;
+    rows.push(row);
+
+    step("rtrb throughput");
+    let rt = rtrb_tput(TPUT_MSGS, pinned);
+    rows.push(tput_row("4. rtrb push/pop, 2 threads (baseline)", rt, "itself", rt, 1.0));
+    step("flatipc throughput (batch)");
+    let tb = flatipc_tput("tbatch", "batch", WaitStrategy::Spin, TPUT_MSGS, pinned);
+    rows.push(tput_row("4a. flatipc tput, try_send_batch(256) + drain", tb, "rtrb", rt, 1.0));
+    step("flatipc throughput (loan)");
+    let tl = flatipc_tput("tloan", "loan", WaitStrategy::Spin, TPUT_MSGS, pinned);
+    rows.push(tput_row("4b. flatipc tput, loan/commit + try_recv", tl, "rtrb", rt, 1.0));
+    step("flatipc throughput (send/recv spin)");
+    let ts = flatipc_tput("tsend", "send", WaitStrategy::Spin, TPUT_MSGS, pinned);
+    rows.push(tput_row("4c. flatipc tput, send + recv, Spin", ts, "rtrb", rt, 1.0));
+
+    step("raw futex round trip");
+    let fx = futex_rt(pinned);
+    rows.push(lat_row("5. raw futex hand-off RT (baseline)", &fx, "itself", fx.p50, 1.0));
+    step("flatipc park round trip");
+    let pk = flatipc_rt(
+        "park",
+        "recv",
+        rt_options(WaitStrategy::SpinThenPark { spins: 0 }),
+        pinned,
+        true,
+    );
+    rows.push(lat_row("5a. flatipc RT, SpinThenPark{spins:0}", &pk, "raw futex", fx.p50, 1.2));
+    step("flatipc throughput (park strategy)");
+    let tp = flatipc_tput(
+        "tpark",
+        "send",
+        WaitStrategy::SpinThenPark { spins: 1_000_000 },
+        TPUT_MSGS,
+        pinned,
+    );
+    rows.push(tput_row(
+        "5b. flatipc tput, send + recv, SpinThenPark{1M}",
+        tp,
+        "4c (Spin)",
+        ts,
+        0.8,
+    ));
+    step("idle reader");
+    let (cpu_us, wall_us) = idle_reader(pinned);
+    rows.push(Row {
+        name: "5c. idle reader CPU in recv_timeout(1 s), SpinThenPark{20k}".to_string(),
+        cells: Default::default(),
+        value: format!("{:.2} ms CPU", cpu_us as f64 / 1e3),
+        baseline: format!("wall {:.0} ms", wall_us as f64 / 1e3),
+        ratio: format!("{:.2}%", cpu_us as f64 * 100.0 / wall_us as f64),
+        target: "~0 ms (≤ 1%)".to_string(),
+        met: cpu_us * 100 <= wall_us,
+    });
+
+    step("1 MiB round trip");
+    let bg = big_rt(pinned);
+    rows.push(lat_row(
+        "6. flatipc RT, 1 MiB msg, loan_dirty, cap 4",
+        &bg,
+        "row 2 (64 B)",
+        sp.p50,
+        1.5,
+    ));
+
+    print_table(&rows);
+}
