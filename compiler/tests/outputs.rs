@@ -434,3 +434,15 @@ fn members_named_like_c_types_are_rejected() {
         .expect_err("`self` cannot be a module name");
     assert!(errors.contains("error[FI0207]"), "{errors}");
 }
+
+/// Two libraries that import each other are an import cycle (FI0206), reported once.
+#[test]
+fn import_cycles_are_rejected() {
+    let errors = compile_text(&[
+        ("a.fidl", "library cyc.a;\nusing cyc.b;\ntype A = struct { x uint8; };"),
+        ("b.fidl", "library cyc.b;\nusing cyc.a;\ntype B = struct { y uint8; };"),
+    ])
+    .expect_err("an import cycle");
+    assert_eq!(errors.matches("error[FI0206]").count(), 1, "{errors}");
+    assert!(errors.contains("import cycle"), "{errors}");
+}
