@@ -32,8 +32,9 @@ const WARMUP: u64 = 50_000;
 /// Round trips per syscall-bound row (sockets, pipes, futex, parking).
 const SLOW_ITERS: u64 = 10_000;
 const SLOW_WARMUP: u64 = 1_000;
-/// Messages per throughput row.
-const TPUT_MSGS: u64 = 20_000_000;
+/// Messages per throughput measurement, and measurements (interleaved) per throughput row.
+const TPUT_MSGS: u64 = 5_000_000;
+const TPUT_ROUNDS: usize = 5;
 /// Ring capacity for the throughput rows (and the rtrb baseline).
 const TPUT_CAPACITY: u64 = 4096;
 
@@ -295,6 +296,30 @@ fn latency(warmup: u64, iters: u64, mut rt: impl FnMut(u64)) -> Histogram<u64> {
         prev = now;
     }
     h
+}
+
+/// Like [`latency`], but idles `gap` (busy, untimed) before each round trip, so that a peer
+/// with a parking strategy is asleep when the request arrives; times each round trip alone.
+fn latency_gap(warmup: u64, iters: u64, gap: Duration, mut rt: impl FnMut(u64)) -> Histogram<u64> {
+    let mut h = histogram();
+    for seq in 1..=warmup + iters {
+        let idle = Instant::now();
+        while idle.elapsed() < gap {
+            std::hint::spin_loop();
+        }
+        let t0 = Instant::now();
+        rt(seq);
+        let ns = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        if seq > warmup {
+            h.record(ns.max(1)).expect("record");
+        }
+    }
+    h
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 struct Lat {
@@ -588,11 +613,11 @@ fn floor(pinned: bool) -> Lat {
     Lat::from(&h)
 }
 
-fn futex_rt(pinned: bool) -> Lat {
+fn futex_rt(gap: Option<Duration>, pinned: bool) -> Lat {
     let shm = RawShm::create("futex");
     let (req, resp) = (shm.atomic_u32(0), shm.atomic_u32(128));
     let peer = Peer::spawn("futex", shm.path.to_str().expect("utf-8 path"), pinned);
-    let h = latency(SLOW_WARMUP, SLOW_ITERS, |seq| {
+    let rt = |seq: u64| {
         let seq = u32::try_from(seq).expect("few round trips");
         req.store(seq, Ordering::Release);
         futex_wake(req);
@@ -603,7 +628,11 @@ fn futex_rt(pinned: bool) -> Lat {
             }
             futex_wait(resp, v);
         }
-    });
+    };
+    let h = match gap {
+        Some(gap) => latency_gap(SLOW_WARMUP, SLOW_ITERS, gap, rt),
+        None => latency(SLOW_WARMUP, SLOW_ITERS, rt),
+    };
     req.store(u32::MAX, Ordering::Release);
     futex_wake(req);
     peer.finish();
@@ -611,7 +640,13 @@ fn futex_rt(pinned: bool) -> Lat {
 }
 
 /// flatipc round trip over two channels; `mode` is "recv" or "try" (see the "echo" role).
-fn flatipc_rt(tag: &str, mode: &str, options: ChannelOptions, pinned: bool, slow: bool) -> Lat {
+fn flatipc_rt(
+    tag: &str,
+    mode: &str,
+    options: ChannelOptions,
+    pinned: bool,
+    slow: Option<Option<Duration>>,
+) -> Lat {
     let names = Segments::new(tag, 2);
     let mut w = Writer::<Msg>::create(&names.0[0], &options).expect("create request channel");
     let mut r = Reader::<Msg>::create(&names.0[1], &options).expect("create response channel");
@@ -629,13 +664,17 @@ fn flatipc_rt(tag: &str, mode: &str, options: ChannelOptions, pinned: bool, slow
         }
         r.recv().expect("recv").seq
     };
-    let (warmup, iters) = if slow { (SLOW_WARMUP, SLOW_ITERS) } else { (WARMUP, SPIN_ITERS) };
-    let h = latency(warmup, iters, |seq| {
+    let rt = |seq: u64| {
         let mut loan = w.loan().expect("loan");
         loan.seq = seq;
         loan.commit();
         assert_eq!(recv(&mut r), seq);
-    });
+    };
+    let h = match slow {
+        None => latency(WARMUP, SPIN_ITERS, rt),
+        Some(None) => latency(SLOW_WARMUP, SLOW_ITERS, rt),
+        Some(Some(gap)) => latency_gap(SLOW_WARMUP, SLOW_ITERS, gap, rt),
+    };
     w.try_send(&msg(STOP)).expect("send stop");
     assert_eq!(recv(&mut r), STOP);
     peer.finish();
@@ -822,6 +861,9 @@ fn main() {
     println!(
         "Latency: {SPIN_ITERS} round trips per busy-spin row, {SLOW_ITERS} per syscall row, after warm-up; 64-byte messages unless stated; one `Instant::now()` per round trip is included in every row."
     );
+    println!(
+        "Throughput: {TPUT_MSGS} messages per measurement, ring capacity {TPUT_CAPACITY}, variants interleaved over {TPUT_ROUNDS} rounds, median reported; the reader checks every sequence number."
+    );
     println!();
 
     let mut rows = Vec::new();
@@ -832,10 +874,10 @@ fn main() {
     rows.push(lat_row("1. floor: raw 2-line ping-pong (baseline)", &fl, "itself", fl.p50, 1.0));
 
     step("flatipc spin round trip");
-    let sp = flatipc_rt("spin", "recv", rt_options(WaitStrategy::Spin), pinned, false);
+    let sp = flatipc_rt("spin", "recv", rt_options(WaitStrategy::Spin), pinned, None);
     rows.push(lat_row("2. flatipc RT, Spin, loan/commit + recv", &sp, "floor", fl.p50, 1.3));
     step("flatipc spin round trip (try_recv)");
-    let tr = flatipc_rt("try", "try", rt_options(WaitStrategy::Spin), pinned, false);
+    let tr = flatipc_rt("try", "try", rt_options(WaitStrategy::Spin), pinned, None);
     rows.push(lat_row(
         "2b. flatipc RT, Spin, loan/commit + try_recv loop",
         &tr,
@@ -860,39 +902,62 @@ fn main() {
     row.met = pi.p50 as f64 / sp.p50 as f64 >= 50.0;
     rows.push(row);
 
-    step("rtrb throughput");
-    let rt = rtrb_tput(TPUT_MSGS, pinned);
+    // Throughput is sensitive to whatever else the host runs: the variants are interleaved
+    // over several rounds and each reports its median.
+    step("throughput rounds (rtrb, batch, loan, send Spin, send Park)");
+    let park_spin = WaitStrategy::SpinThenPark { spins: 1_000_000 };
+    let mut samples: [Vec<f64>; 5] = Default::default();
+    for _ in 0..TPUT_ROUNDS {
+        samples[0].push(rtrb_tput(TPUT_MSGS, pinned));
+        samples[1].push(flatipc_tput("tbatch", "batch", WaitStrategy::Spin, TPUT_MSGS, pinned));
+        samples[2].push(flatipc_tput("tloan", "loan", WaitStrategy::Spin, TPUT_MSGS, pinned));
+        samples[3].push(flatipc_tput("tsend", "send", WaitStrategy::Spin, TPUT_MSGS, pinned));
+        samples[4].push(flatipc_tput("tpark", "send", park_spin, TPUT_MSGS, pinned));
+    }
+    let [rt, tb, tl, ts, tp] = samples.map(median);
     rows.push(tput_row("4. rtrb push/pop, 2 threads (baseline)", rt, "itself", rt, 1.0));
-    step("flatipc throughput (batch)");
-    let tb = flatipc_tput("tbatch", "batch", WaitStrategy::Spin, TPUT_MSGS, pinned);
     rows.push(tput_row("4a. flatipc tput, try_send_batch(256) + drain", tb, "rtrb", rt, 1.0));
-    step("flatipc throughput (loan)");
-    let tl = flatipc_tput("tloan", "loan", WaitStrategy::Spin, TPUT_MSGS, pinned);
     rows.push(tput_row("4b. flatipc tput, loan/commit + try_recv", tl, "rtrb", rt, 1.0));
-    step("flatipc throughput (send/recv spin)");
-    let ts = flatipc_tput("tsend", "send", WaitStrategy::Spin, TPUT_MSGS, pinned);
     rows.push(tput_row("4c. flatipc tput, send + recv, Spin", ts, "rtrb", rt, 1.0));
 
+    let park = rt_options(WaitStrategy::SpinThenPark { spins: 0 });
     step("raw futex round trip");
-    let fx = futex_rt(pinned);
-    rows.push(lat_row("5. raw futex hand-off RT (baseline)", &fx, "itself", fx.p50, 1.0));
+    let fx = futex_rt(None, pinned);
+    rows.push(lat_row(
+        "5. raw futex hand-off RT, back to back (baseline)",
+        &fx,
+        "itself",
+        fx.p50,
+        1.0,
+    ));
     step("flatipc park round trip");
-    let pk = flatipc_rt(
-        "park",
-        "recv",
-        rt_options(WaitStrategy::SpinThenPark { spins: 0 }),
-        pinned,
-        true,
-    );
-    rows.push(lat_row("5a. flatipc RT, SpinThenPark{spins:0}", &pk, "raw futex", fx.p50, 1.2));
-    step("flatipc throughput (park strategy)");
-    let tp = flatipc_tput(
-        "tpark",
-        "send",
-        WaitStrategy::SpinThenPark { spins: 1_000_000 },
-        TPUT_MSGS,
-        pinned,
-    );
+    let pk = flatipc_rt("park", "recv", park, pinned, Some(None));
+    rows.push(lat_row(
+        "5a. flatipc RT, SpinThenPark{spins:0}, back to back",
+        &pk,
+        "raw futex (5)",
+        fx.p50,
+        1.2,
+    ));
+    let gap = Duration::from_micros(200);
+    step("raw futex round trip, idle gap");
+    let fxg = futex_rt(Some(gap), pinned);
+    rows.push(lat_row(
+        "5'. raw futex hand-off RT, 200 µs idle before each (baseline)",
+        &fxg,
+        "itself",
+        fxg.p50,
+        1.0,
+    ));
+    step("flatipc park round trip, idle gap");
+    let pkg = flatipc_rt("parkgap", "recv", park, pinned, Some(Some(gap)));
+    rows.push(lat_row(
+        "5a'. flatipc RT, SpinThenPark{spins:0}, 200 µs idle before each",
+        &pkg,
+        "raw futex (5')",
+        fxg.p50,
+        1.2,
+    ));
     rows.push(tput_row(
         "5b. flatipc tput, send + recv, SpinThenPark{1M}",
         tp,

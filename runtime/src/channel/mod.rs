@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use self::core::{Corrupt, Positions, ReaderCore, WriterCore};
 use crate::error::OpenError;
 use crate::segment::{layout, Expect, MessageEntry, RingKind, Segment, SegmentSpec};
+use crate::sync::Ordering;
 use crate::wait::{wait_for, Parking, WaitStrategy};
 use crate::{FlatMessage, ValidationError};
 
@@ -374,7 +375,7 @@ impl<T: FlatMessage> Writer<T> {
     fn send_deadline(&mut self, message: &T, deadline: Option<Instant>) -> Result<(), SendError> {
         let shared = &self.shared;
         let core = &mut self.core;
-        wait_for(
+        let index = wait_for(
             self.wait,
             shared.writer_parking(),
             deadline,
@@ -382,7 +383,13 @@ impl<T: FlatMessage> Writer<T> {
             || Ok(()),
             || SendError::Timeout,
         )?;
-        self.try_send(message)
+        let slot = self.shared.slot::<T>(index);
+        // SAFETY: `index` was just reserved, so the reader does not access the slot until the
+        // commit below; it is aligned and large enough for `T` (`Shared::slot`); `T: Copy`.
+        unsafe { slot.as_ptr().write(*message) };
+        self.core.commit(self.shared.positions());
+        self.shared.reader_parking().wake();
+        Ok(())
     }
 
     /// Messages committed since the segment was created.
@@ -488,17 +495,29 @@ impl<T: FlatMessage> Reader<T> {
     }
 
     fn empty_or_disconnected(&mut self) -> RecvError {
-        // Checking liveness costs a system call: do it on the first empty poll after data, then
-        // every 1024th, so a busy-polling reader stays cheap but still learns of a dead writer.
-        self.empty_polls = self.empty_polls.wrapping_add(1);
-        if self.empty_polls % 1024 == 1 && Self::writer_gone(&self.shared.segment) {
-            // Re-check: the writer may have committed just before it exited.
-            if matches!(self.poll(), Ok(None)) {
-                return RecvError::Disconnected;
-            }
-            return RecvError::Empty;
+        let segment = &self.shared.segment;
+        if segment.peer_pid(WRITER) == 0 {
+            return RecvError::Empty; // no writer has attached yet: keep waiting for one
         }
-        RecvError::Empty
+        let attached = segment
+            .atomic_u32(layout::peer_entry(WRITER) + layout::PEER_ATTACHED)
+            .load(Ordering::Acquire)
+            != 0;
+        if attached {
+            // A writer that detached cleanly cleared its flag; one that crashed left it set, so
+            // confirm with the liveness lock, but only every 4096th empty poll: the check is a
+            // system call, and a polling reader must stay cheap.
+            self.empty_polls = self.empty_polls.wrapping_add(1);
+            if self.empty_polls % 4096 != 0 || segment.peer_alive(WRITER) {
+                return RecvError::Empty;
+            }
+        }
+        // The writer is gone. Re-check: it may have committed just before it left.
+        match self.poll() {
+            Ok(None) => RecvError::Disconnected,
+            Ok(Some(_)) => RecvError::Empty,
+            Err(e) => e,
+        }
     }
 
     /// Receives the next message in place, if one is committed.
@@ -510,10 +529,7 @@ impl<T: FlatMessage> Reader<T> {
     /// rules; it is skipped, so the next call moves on).
     pub fn try_recv(&mut self) -> Result<Received<'_, T>, RecvError> {
         match self.poll()? {
-            Some(index) => {
-                self.empty_polls = 0;
-                self.received(index)
-            }
+            Some(index) => self.received(index),
             None => Err(self.empty_or_disconnected()),
         }
     }
@@ -613,7 +629,6 @@ impl<T: FlatMessage> Reader<T> {
             }
         }
         self.release(n);
-        self.empty_polls = 0;
         first_invalid.map_or(Ok(usize::try_from(n).unwrap_or(usize::MAX)), Err)
     }
 

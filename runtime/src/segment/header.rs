@@ -1,0 +1,259 @@
+//! The header: written by the creator, validated field by field by every opener.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use crate::error::OpenError;
+use crate::os;
+
+use super::layout::*;
+use super::memory::Memory;
+use super::spec::{data_size, Expect, MessageEntry, RingKind, SegmentSpec};
+use super::{unix_ns, Geometry};
+
+impl Memory {
+    /// Writes the header of a new segment with `state = 0`: identity, geometry, creator and
+    /// message table. The peer table and ring lines stay zero (the memory is zeroed).
+    pub(super) fn write_header(&self, spec: &SegmentSpec, segment_size: u64) {
+        self.store_u64(OFF_MAGIC, u64::from_ne_bytes(MAGIC));
+        self.store_u32(OFF_VERSION, PROTOCOL_VERSION);
+        self.store_u32(OFF_STATE, STATE_INITIALISING);
+        self.store_u32(OFF_ENDIAN, ENDIAN_MARKER);
+        self.store_u8(OFF_POINTER_WIDTH, POINTER_WIDTH);
+        self.store_u8(OFF_KIND, spec.kind as u8);
+        self.store_u64(OFF_SEGMENT_SIZE, segment_size);
+        self.store_u64(OFF_CAPACITY, spec.capacity);
+        self.store_u32(OFF_SLOT_SIZE, spec.slot_size);
+        // `validate` bounds the message count by 32.
+        self.store_u32(OFF_MESSAGE_COUNT, u32::try_from(spec.messages.len()).unwrap_or(0));
+        self.store_u64(OFF_DATA_OFFSET, DATA_OFFSET as u64);
+        self.store_u64(OFF_CREATOR_PID, u64::from(std::process::id()));
+        self.store_u32(OFF_CREATOR_UID, os::effective_uid());
+        self.store_u64(OFF_CREATED_NS, unix_ns());
+        for (index, m) in spec.messages.iter().enumerate() {
+            let entry = message_entry(index);
+            self.store_u64(entry + MSG_FINGERPRINT, m.fingerprint);
+            self.store_u32(entry + MSG_ID, m.id);
+            self.store_u32(entry + MSG_SIZE, m.size);
+            self.store_u32(entry + MSG_ALIGN, m.align);
+            for (i, byte) in truncated_name(&m.name).bytes().enumerate() {
+                self.store_u8(entry + MSG_NAME + i, byte);
+            }
+        }
+    }
+
+    /// Reads message table entry `index` (the name up to its first NUL, lossily decoded).
+    pub(super) fn read_message(&self, index: usize) -> MessageEntry {
+        let entry = message_entry(index);
+        let name: Vec<u8> = (0..MSG_NAME_LEN)
+            .map(|i| self.load_u8(entry + MSG_NAME + i))
+            .take_while(|b| *b != 0)
+            .collect();
+        MessageEntry {
+            fingerprint: self.load_u64(entry + MSG_FINGERPRINT),
+            id: self.load_u32(entry + MSG_ID),
+            size: self.load_u32(entry + MSG_SIZE),
+            align: self.load_u32(entry + MSG_ALIGN),
+            name: String::from_utf8_lossy(&name).into_owned(),
+        }
+    }
+}
+
+/// `name` cut to at most `MSG_NAME_LEN - 1` bytes at a character boundary.
+fn truncated_name(name: &str) -> &str {
+    let mut end = name.len().min(MSG_NAME_LEN - 1);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
+/// Validates every header field of `mem` (a segment file of `file_size` bytes) per
+/// `docs/PROTOCOL.md` section 2, then the expected kind and message type.
+pub(super) fn validate_header(
+    mem: &Memory,
+    path: &Path,
+    file_size: u64,
+    expect: &Expect,
+) -> Result<Geometry, OpenError> {
+    let bad = |field: &'static str, found: String, expected: String| OpenError::BadHeader {
+        path: path.to_path_buf(),
+        field,
+        found,
+        expected,
+    };
+    // SYNC POINT S: pairs with the Release store in `Segment::publish_ready`; once READY is seen,
+    // the creator's header and ring initialisation are visible.
+    let state = mem.atomic_u32(OFF_STATE).load(Ordering::Acquire);
+    let magic = mem.load_u64(OFF_MAGIC).to_ne_bytes();
+    if magic != MAGIC {
+        if magic == [0; 8] && state == STATE_INITIALISING {
+            return Err(OpenError::NotReady { path: path.to_path_buf() });
+        }
+        return Err(bad("magic", format!("{magic:02x?}"), format!("the bytes {MAGIC:02x?}")));
+    }
+    let version = mem.load_u32(OFF_VERSION);
+    if version != PROTOCOL_VERSION {
+        return Err(OpenError::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found: version,
+            supported: PROTOCOL_VERSION,
+        });
+    }
+    match state {
+        STATE_READY => {}
+        STATE_INITIALISING => return Err(OpenError::NotReady { path: path.to_path_buf() }),
+        other => {
+            return Err(bad("state", format!("{other:#010x}"), format!("0 or {STATE_READY:#010x}")))
+        }
+    }
+    let endian = mem.load_u32(OFF_ENDIAN);
+    if endian != ENDIAN_MARKER {
+        return Err(bad(
+            "endian_marker",
+            format!("{endian:#010x}"),
+            format!("{ENDIAN_MARKER:#010x} (written by a little-endian host)"),
+        ));
+    }
+    let width = mem.load_u8(OFF_POINTER_WIDTH);
+    if width != POINTER_WIDTH {
+        return Err(bad("pointer_width", width.to_string(), POINTER_WIDTH.to_string()));
+    }
+    let kind_byte = mem.load_u8(OFF_KIND);
+    let kind = RingKind::from_byte(kind_byte).ok_or_else(|| {
+        bad(
+            "kind",
+            kind_byte.to_string(),
+            "1 (typed channel) or 2 (framed stream); 3 and 4 are reserved".into(),
+        )
+    })?;
+    if kind != expect.kind {
+        return Err(OpenError::WrongKind {
+            path: path.to_path_buf(),
+            found: kind,
+            expected: expect.kind,
+        });
+    }
+    let segment_size = mem.load_u64(OFF_SEGMENT_SIZE);
+    if segment_size != file_size {
+        return Err(bad(
+            "segment_size",
+            segment_size.to_string(),
+            format!("the file size {file_size}"),
+        ));
+    }
+    let data_offset = mem.load_u64(OFF_DATA_OFFSET);
+    if data_offset != DATA_OFFSET as u64 {
+        return Err(bad("data_offset", data_offset.to_string(), DATA_OFFSET.to_string()));
+    }
+    let capacity = mem.load_u64(OFF_CAPACITY);
+    if capacity < 2 || !capacity.is_power_of_two() {
+        return Err(bad("capacity", capacity.to_string(), "a power of two ≥ 2".into()));
+    }
+    let slot_size = mem.load_u32(OFF_SLOT_SIZE);
+    let slot_ok = match kind {
+        RingKind::TypedChannel => slot_size != 0 && slot_size % SLOT_ALIGN == 0,
+        RingKind::FramedStream => slot_size == 0,
+    };
+    if !slot_ok {
+        let expected = match kind {
+            RingKind::TypedChannel => "a non-zero multiple of 64",
+            RingKind::FramedStream => "0 for a framed stream",
+        };
+        return Err(bad("slot_size", slot_size.to_string(), expected.into()));
+    }
+    let data_size = data_size(kind, capacity, slot_size)
+        .filter(|size| size.checked_add(data_offset).is_some_and(|end| end <= segment_size))
+        .ok_or_else(|| {
+            bad(
+                "capacity",
+                format!("{capacity} (× slot_size {slot_size})"),
+                format!("a data area that fits in segment_size {segment_size}"),
+            )
+        })?;
+    let count = mem.load_u32(OFF_MESSAGE_COUNT);
+    let count_ok = match kind {
+        RingKind::TypedChannel => count == 1,
+        RingKind::FramedStream => (1..=MAX_MESSAGES).contains(&(count as usize)),
+    };
+    if !count_ok {
+        let expected = match kind {
+            RingKind::TypedChannel => "1 for a typed channel".to_owned(),
+            RingKind::FramedStream => format!("1..={MAX_MESSAGES} for a framed stream"),
+        };
+        return Err(bad("message_count", count.to_string(), expected));
+    }
+    let messages: Vec<MessageEntry> = (0..count as usize).map(|i| mem.read_message(i)).collect();
+    if kind == RingKind::TypedChannel {
+        if let Some(m) = messages.iter().find(|m| m.size > slot_size) {
+            return Err(bad(
+                "slot_size",
+                slot_size.to_string(),
+                format!("at least the size {} of message `{}`", m.size, m.name),
+            ));
+        }
+    }
+    if let Some(want) = &expect.message {
+        check_message(&messages, want, path)?;
+    }
+    Ok(Geometry { kind, capacity, slot_size, data_size })
+}
+
+/// Finds the entry with `want`'s id and compares fingerprint, size and align.
+fn check_message(
+    messages: &[MessageEntry],
+    want: &MessageEntry,
+    path: &Path,
+) -> Result<(), OpenError> {
+    let mismatch = |segment: String, what: String| OpenError::TypeMismatch {
+        path: path.to_path_buf(),
+        segment,
+        expected: want.name.clone(),
+        what,
+    };
+    let Some(have) = messages.iter().find(|m| m.id == want.id) else {
+        return Err(match messages {
+            [only] => mismatch(only.name.clone(), format!("id {:#x} vs {:#x}", only.id, want.id)),
+            _ => mismatch(
+                messages.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "),
+                format!("no message with id {:#x} in the segment", want.id),
+            ),
+        });
+    };
+    let mut differences = Vec::new();
+    if have.size != want.size {
+        differences.push(format!("size {} vs {}", have.size, want.size));
+    }
+    if have.align != want.align {
+        differences.push(format!("align {} vs {}", have.align, want.align));
+    }
+    if have.fingerprint != want.fingerprint {
+        differences
+            .push(format!("fingerprint {:#018x} vs {:#018x}", have.fingerprint, want.fingerprint));
+    }
+    if differences.is_empty() {
+        Ok(())
+    } else {
+        Err(mismatch(have.name.clone(), differences.join(", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::test_support::{entry, spec};
+    use crate::segment::Segment;
+
+    #[test]
+    fn heap_segment_has_the_same_header() {
+        let segment = Segment::heap(&spec());
+        assert_eq!(segment.mem.load_u64(OFF_MAGIC).to_ne_bytes(), MAGIC);
+        assert_eq!(segment.mem.load_u32(OFF_STATE), STATE_INITIALISING);
+        segment.publish_ready();
+        assert_eq!(segment.atomic_u32(OFF_STATE).load(Ordering::Acquire), STATE_READY);
+        assert_eq!(segment.messages(), vec![entry()]);
+        assert_eq!((segment.capacity(), segment.slot_size(), segment.data_len()), (8, 64, 512));
+        assert_eq!(segment.data_ptr() as usize % 4096, 0);
+        assert_eq!(segment.atomic_u64(OFF_WRITE_POS).load(Ordering::Relaxed), 0);
+    }
+}

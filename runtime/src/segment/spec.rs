@@ -1,0 +1,184 @@
+//! What creators ask for and openers require: [`RingKind`], [`MessageEntry`], [`SegmentSpec`]
+//! and [`Expect`].
+
+use crate::error::OpenError;
+
+use super::layout::*;
+
+/// The kind of ring a segment carries (header field `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum RingKind {
+    /// A typed SPSC channel: `capacity` slots of `slot_size` bytes, one message type.
+    TypedChannel = 1,
+    /// A framed SPSC byte stream of `capacity` bytes carrying up to 32 message types.
+    FramedStream = 2,
+}
+
+impl RingKind {
+    /// The kind whose header byte is `byte`, if this build knows it.
+    pub(super) fn from_byte(byte: u8) -> Option<RingKind> {
+        match byte {
+            1 => Some(RingKind::TypedChannel),
+            2 => Some(RingKind::FramedStream),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of a segment's message table: the identity of a message type it carries.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MessageEntry {
+    /// Layout fingerprint of the type ([`crate::FlatType::FINGERPRINT`]).
+    pub fingerprint: u64,
+    /// Message id ([`crate::FlatMessage::MESSAGE_ID`]).
+    pub id: u32,
+    /// `size_of` the type in bytes.
+    pub size: u32,
+    /// `align_of` the type in bytes.
+    pub align: u32,
+    /// The type's name, for error messages; stored truncated to 39 bytes.
+    pub name: String,
+}
+
+impl MessageEntry {
+    /// The entry describing the message type `T`, or `None` if `T` has no message id (a nested
+    /// struct) or is larger than `u32::MAX` bytes.
+    pub fn of<T: crate::FlatMessage>() -> Option<MessageEntry> {
+        Some(MessageEntry {
+            fingerprint: T::FINGERPRINT,
+            id: T::MESSAGE_ID?,
+            size: u32::try_from(size_of::<T>()).ok()?,
+            align: u32::try_from(align_of::<T>()).ok()?,
+            name: T::NAME.to_owned(),
+        })
+    }
+}
+
+/// What a creator asks for: the ring kind, its geometry and the message types it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentSpec {
+    /// The ring kind.
+    pub kind: RingKind,
+    /// Slots (typed channel) or bytes (framed stream); a power of two ≥ 2.
+    pub capacity: u64,
+    /// Bytes per slot for a typed channel: a multiple of 64 at least as large as the message;
+    /// 0 for a framed stream.
+    pub slot_size: u32,
+    /// The message types: exactly one for a typed channel, 1 to 32 for a framed stream.
+    pub messages: Vec<MessageEntry>,
+}
+
+impl SegmentSpec {
+    /// A typed channel of `capacity` slots carrying `message`, with the smallest valid slot size
+    /// (the message size rounded up to a multiple of 64, at least 64).
+    pub fn typed_channel(capacity: u64, message: MessageEntry) -> SegmentSpec {
+        let slot_size = message.size.max(1).div_ceil(SLOT_ALIGN).saturating_mul(SLOT_ALIGN);
+        SegmentSpec { kind: RingKind::TypedChannel, capacity, slot_size, messages: vec![message] }
+    }
+
+    /// Bytes of the data area: `capacity × slot_size` for a typed channel, `capacity` for a
+    /// stream (saturating at `u64::MAX` for specs that [`SegmentSpec::validate`] rejects).
+    pub fn data_size(&self) -> u64 {
+        data_size(self.kind, self.capacity, self.slot_size).unwrap_or(u64::MAX)
+    }
+
+    /// Bytes of the whole segment file: the 4096-byte header plus [`SegmentSpec::data_size`],
+    /// rounded up to a multiple of 4096 (saturating at `u64::MAX` for invalid specs).
+    pub fn segment_size(&self) -> u64 {
+        segment_size(self.data_size()).unwrap_or(u64::MAX)
+    }
+
+    /// Checks the rules of `docs/PROTOCOL.md` for the header this spec produces.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::InvalidSpec`] saying which rule is broken.
+    pub fn validate(&self) -> Result<(), OpenError> {
+        let invalid = |reason: String| Err(OpenError::InvalidSpec { reason });
+        if self.capacity < 2 || !self.capacity.is_power_of_two() {
+            return invalid(format!(
+                "capacity {} is not a power of two ≥ 2; round it up to the next power of two",
+                self.capacity
+            ));
+        }
+        match self.kind {
+            RingKind::TypedChannel => {
+                if self.slot_size == 0 || self.slot_size % SLOT_ALIGN != 0 {
+                    return invalid(format!(
+                        "slot_size {} of a typed channel is not a non-zero multiple of 64",
+                        self.slot_size
+                    ));
+                }
+                if self.messages.len() != 1 {
+                    return invalid(format!(
+                        "a typed channel carries exactly one message type, not {}",
+                        self.messages.len()
+                    ));
+                }
+            }
+            RingKind::FramedStream => {
+                if self.slot_size != 0 {
+                    return invalid(format!(
+                        "slot_size {} of a framed stream must be 0",
+                        self.slot_size
+                    ));
+                }
+                if self.messages.is_empty() || self.messages.len() > MAX_MESSAGES {
+                    return invalid(format!(
+                        "a framed stream carries 1 to {MAX_MESSAGES} message types, not {}",
+                        self.messages.len()
+                    ));
+                }
+            }
+        }
+        for m in &self.messages {
+            if self.kind == RingKind::TypedChannel && m.size > self.slot_size {
+                return invalid(format!(
+                    "message `{}` of {} bytes does not fit in slot_size {}; raise slot_size to {}",
+                    m.name,
+                    m.size,
+                    self.slot_size,
+                    m.size.div_ceil(SLOT_ALIGN).saturating_mul(SLOT_ALIGN)
+                ));
+            }
+            if !m.align.is_power_of_two() || m.align > SLOT_ALIGN {
+                return invalid(format!(
+                    "message `{}` has alignment {}; flatipc needs a power of two ≤ 64",
+                    m.name, m.align
+                ));
+            }
+        }
+        let size = data_size(self.kind, self.capacity, self.slot_size).and_then(segment_size);
+        match size {
+            Some(size) if usize::try_from(size).is_ok_and(|s| s <= isize::MAX as usize) => Ok(()),
+            _ => invalid(format!(
+                "capacity {} × slot_size {} overflows the address space; use a smaller capacity",
+                self.capacity, self.slot_size
+            )),
+        }
+    }
+}
+
+/// `capacity × slot_size` (typed) or `capacity` (stream), `None` on overflow.
+pub(super) fn data_size(kind: RingKind, capacity: u64, slot_size: u32) -> Option<u64> {
+    match kind {
+        RingKind::TypedChannel => capacity.checked_mul(u64::from(slot_size)),
+        RingKind::FramedStream => Some(capacity),
+    }
+}
+
+/// Header plus `data_size`, rounded up to a page; `None` on overflow.
+fn segment_size(data_size: u64) -> Option<u64> {
+    data_size.checked_add(DATA_OFFSET as u64)?.checked_next_multiple_of(PAGE)
+}
+
+/// What an opener requires of an existing segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expect {
+    /// The ring kind the opener speaks.
+    pub kind: RingKind,
+    /// The opener's message type, compared (fingerprint, size, align) with the segment's entry
+    /// of the same id; `None` skips the check (tools that only inspect).
+    pub message: Option<MessageEntry>,
+}
