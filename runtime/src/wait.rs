@@ -3,6 +3,8 @@
 //! The side that may sleep raises a `parked` flag before it sleeps; the other side makes the wake
 //! syscall only when it sees that flag, so a peer that never sleeps never costs a syscall (a
 //! `FUTEX_WAKE` with nobody waiting costs about as much as the whole hand-off on this hardware).
+//! A peer whose strategy never parks (`Spin`, `SpinThenYield`) says so in its peer entry
+//! (`may_park = 0`), and then the publishing side skips even the SeqCst fence.
 
 use std::time::{Duration, Instant};
 
@@ -36,6 +38,9 @@ impl Default for WaitStrategy {
 /// The flag and futex word one waiting side uses.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Parking<'a> {
+    /// Non-zero if the waiter's strategy may park at all (its peer entry's `may_park`). When it
+    /// is zero, `wake` costs one load and no fence.
+    pub may_park: &'a AtomicU32,
     /// Non-zero while the waiter is (about to be) asleep.
     pub parked: &'a AtomicU32,
     /// The futex word; incremented by every wake.
@@ -48,6 +53,10 @@ impl Parking<'_> {
     /// The SeqCst fence here and the one in [`Parking::sleep`] form a Dekker pair: either the
     /// waiter's re-check sees the progress, or this load sees `parked != 0`.
     pub(crate) fn wake(&self) {
+        if self.may_park.load(Ordering::Relaxed) == 0 {
+            // The waiter spins or yields and never sleeps: nothing to wake, no fence needed.
+            return;
+        }
         fence(Ordering::SeqCst);
         if self.parked.load(Ordering::Relaxed) != 0 {
             // SYNC POINT W (Release): pairs with the Acquire load of the futex word in `sleep`.

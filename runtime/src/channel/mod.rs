@@ -192,6 +192,7 @@ impl Shared {
 
     fn reader_parking(&self) -> Parking<'_> {
         Parking {
+            may_park: self.segment.atomic_u32(layout::peer_entry(READER) + layout::PEER_MAY_PARK),
             parked: self.segment.atomic_u32(layout::OFF_READER_PARKED),
             futex: self.segment.atomic_u32(layout::OFF_READER_FUTEX),
         }
@@ -199,12 +200,21 @@ impl Shared {
 
     fn writer_parking(&self) -> Parking<'_> {
         Parking {
+            may_park: self.segment.atomic_u32(layout::peer_entry(WRITER) + layout::PEER_MAY_PARK),
             parked: self.segment.atomic_u32(layout::OFF_WRITER_PARKED),
             futex: self.segment.atomic_u32(layout::OFF_WRITER_FUTEX),
         }
     }
 
     /// The slot `index` as a `T`.
+    /// Records in `role`'s peer entry whether its strategy may park (read by the other side).
+    fn announce(&self, role: usize, wait: WaitStrategy) {
+        let may_park = u32::from(matches!(wait, WaitStrategy::SpinThenPark { .. }));
+        self.segment
+            .atomic_u32(layout::peer_entry(role) + layout::PEER_MAY_PARK)
+            .store(may_park, Ordering::Release);
+    }
+
     fn slot<T>(&self, index: u64) -> NonNull<T> {
         // The segment was validated on open: `capacity * slot_size <= data_len`, every slot is
         // 64-byte aligned (data starts at 4096 and `slot_size` is a multiple of 64), and
@@ -258,6 +268,7 @@ impl<T: FlatMessage> Writer<T> {
     fn attach(segment: Arc<Segment>, wait: WaitStrategy) -> Result<Self, OpenError> {
         segment.lock_peer(WRITER)?;
         let shared = Shared::new(segment);
+        shared.announce(WRITER, wait);
         let core = WriterCore::attach(shared.positions(), shared.capacity)
             .map_err(|c| corrupt_open(shared.segment.name(), c))?;
         Ok(Self { shared, core, wait, _type: PhantomData })
@@ -446,6 +457,7 @@ impl<T: FlatMessage> Reader<T> {
     fn attach(segment: Arc<Segment>, wait: WaitStrategy) -> Result<Self, OpenError> {
         segment.lock_peer(READER)?;
         let shared = Shared::new(segment);
+        shared.announce(READER, wait);
         let core = ReaderCore::attach(shared.positions(), shared.capacity)
             .map_err(|c| corrupt_open(shared.segment.name(), c))?;
         Ok(Self { shared, core, wait, empty_polls: 0, _type: PhantomData })

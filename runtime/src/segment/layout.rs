@@ -62,6 +62,9 @@ pub(crate) const PEER_ROLE: usize = 16;
 pub(crate) const PEER_ATTACHED: usize = 20;
 pub(crate) const PEER_SCHEMA_VERSION: usize = 24;
 pub(crate) const PEER_MESSAGE_SIZE: usize = 28;
+/// Peer entry: non-zero if this peer's wait strategy may park on its futex (the other side
+/// then fences and checks the parked flag after publishing; otherwise it skips both).
+pub(crate) const PEER_MAY_PARK: usize = 32;
 
 /// Writer line: `u64 write_pos`.
 pub(crate) const OFF_WRITE_POS: usize = 2560;
