@@ -29,7 +29,7 @@ use market_data::{Quote, TradingStatus, Venue};
 #[derive(Parser, Debug)]
 #[command(about = "flatipc publisher/subscriber over /dev/shm")]
 struct Cli {
-    /// Segment name (the file is /dev/shm/flatipc.<name>).
+    /// Segment name (the file is `/dev/shm/flatipc.<name>`).
     #[arg(long, default_value = "pubsub-quotes", global = true)]
     name: String,
     #[command(subcommand)]
