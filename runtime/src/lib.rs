@@ -10,9 +10,12 @@
 //!   UTF-8, zero padding) are checked by [`FlatType::validate`] before a reader trusts a value.
 //! - **No uninitialised bytes.** Flat types have no implicit padding ([`zerocopy::IntoBytes`]):
 //!   generated structs carry explicit, zeroed padding members.
-//!
-//! The shared-memory rings that move these types between processes come in a later release;
-//! `docs/PROTOCOL.md` will describe them.
+//! - **Zero-copy between processes** ([`channel`], Linux): a writer builds each message in place in
+//!   a `/dev/shm` segment (`loan`, `commit`) and a reader reads it in place; a message is visible
+//!   only once committed, messages committed before a crash are never lost, a second writer or a
+//!   peer with a different layout fingerprint is refused at attach, and every position read from
+//!   the segment is checked, so a buggy or hostile peer produces errors, never out-of-bounds
+//!   access. `docs/PROTOCOL.md` specifies the bytes and the atomics.
 //!
 //! ## Example: a hand-written message
 //!
