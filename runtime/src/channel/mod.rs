@@ -206,14 +206,18 @@ impl Shared {
         }
     }
 
-    /// The slot `index` as a `T`.
     /// Records in `role`'s peer entry whether its strategy may park (read by the other side).
     fn announce(&self, role: usize, wait: WaitStrategy) {
         let may_park = u32::from(matches!(wait, WaitStrategy::SpinThenPark { .. }));
+        // Relaxed: the flag is advisory and orders nothing. A publisher that reads a stale 0
+        // skips one wake; the sleeper re-checks at the end of every sleep slice (100 ms), so the
+        // worst case is one delayed wake-up right after attach (docs/PROTOCOL.md §3).
         self.segment
             .atomic_u32(layout::peer_entry(role) + layout::PEER_MAY_PARK)
-            .store(may_park, Ordering::Release);
+            .store(may_park, Ordering::Relaxed);
     }
+
+    /// The slot `index` as a `T`.
 
     fn slot<T>(&self, index: u64) -> NonNull<T> {
         // The segment was validated on open: `capacity * slot_size <= data_len`, every slot is

@@ -109,6 +109,8 @@ pub struct Segment {
     name: String,
     geometry: Geometry,
     /// Peer roles this handle holds (`lock_peer` succeeded and `unlock_peer` was not called).
+    /// Process-local; every store is a Release (`lock_peer`, `unlock_peer`) paired with the
+    /// Acquire of the `swap`s there and of the load in `peer_alive` (SYNC POINT H).
     held: [AtomicBool; MAX_PEERS],
 }
 

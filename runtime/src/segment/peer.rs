@@ -63,6 +63,9 @@ impl Segment {
         self.mem.store_u64(entry + PEER_ATTACH_NS, unix_ns());
         // `role < 4`.
         self.mem.store_u32(entry + PEER_ROLE, u32::try_from(role).unwrap_or(u32::MAX));
+        // SYNC POINT P (Release): pairs with the Acquire loads of `attached` by the other side
+        // (`Reader::empty_or_disconnected`, `peer_alive` for heap segments), which may then read
+        // the pid and attach time written above.
         self.mem.atomic_u32(entry + PEER_ATTACHED).store(1, Ordering::Release);
         Ok(())
     }
@@ -75,6 +78,9 @@ impl Segment {
         }
         let entry = peer_entry(role);
         // Cleared before the lock is released, so it never overwrites a successor's entry.
+        // SYNC POINT P (Release): pairs with the same Acquire loads of `attached`; everything this
+        // peer published before detaching (its last positions) is visible to a reader that sees
+        // the flag cleared.
         self.mem.atomic_u32(entry + PEER_ATTACHED).store(0, Ordering::Release);
         if let Backing::Shared { file, .. } = &self.backing {
             // Failure is impossible for a valid descriptor and an owned lock; if it happened,
