@@ -218,7 +218,6 @@ impl Shared {
     }
 
     /// The slot `index` as a `T`.
-
     fn slot<T>(&self, index: u64) -> NonNull<T> {
         // The segment was validated on open: `capacity * slot_size <= data_len`, every slot is
         // 64-byte aligned (data starts at 4096 and `slot_size` is a multiple of 64), and
