@@ -103,12 +103,7 @@ impl Segment {
             mem,
             backing: Backing::Shared { _map: map, file, path: path.to_path_buf() },
             name: name.to_owned(),
-            geometry: Geometry {
-                kind: spec.kind,
-                capacity: spec.capacity,
-                slot_size: spec.slot_size,
-                data_size: spec.data_size(),
-            },
+            geometry: Geometry::of(spec),
             held: Default::default(),
         })
     }
@@ -141,12 +136,7 @@ impl Segment {
             mem,
             backing: Backing::Heap { layout },
             name: String::from("heap"),
-            geometry: Geometry {
-                kind: spec.kind,
-                capacity: spec.capacity,
-                slot_size: spec.slot_size,
-                data_size: spec.data_size(),
-            },
+            geometry: Geometry::of(spec),
             held: Default::default(),
         }
     }

@@ -91,6 +91,18 @@ struct Geometry {
     data_size: u64,
 }
 
+impl Geometry {
+    /// The geometry a (validated) spec describes.
+    fn of(spec: &SegmentSpec) -> Self {
+        Self {
+            kind: spec.kind,
+            capacity: spec.capacity,
+            slot_size: spec.slot_size,
+            data_size: spec.data_size(),
+        }
+    }
+}
+
 /// A mapped segment: a 4096-byte header followed by a ring's data area, in a file shared with
 /// other processes (or on the heap for in-process rings).
 ///
