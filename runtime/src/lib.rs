@@ -55,6 +55,7 @@ mod flat;
 mod os;
 #[cfg(target_os = "linux")]
 pub mod segment;
+pub mod stream;
 /// Under `cfg(loom)` only the position protocol is compiled, with loom's atomics (see
 /// `channel/core.rs`); the mapped-memory layers use std atomics and are left out.
 #[cfg(loom)]
