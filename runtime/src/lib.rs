@@ -55,13 +55,13 @@ mod flat;
 mod os;
 #[cfg(target_os = "linux")]
 pub mod segment;
+#[cfg(all(target_os = "linux", not(loom)))]
 pub mod stream;
-/// Under `cfg(loom)` only the position protocol is compiled, with loom's atomics (see
-/// `channel/core.rs`); the mapped-memory layers use std atomics and are left out.
-#[cfg(loom)]
-#[path = "channel/core.rs"]
-#[allow(dead_code)]
-mod spsc_core;
+/// The ring protocol shared by the channel and the stream. Under `cfg(loom)` only its
+/// position-and-commit-word core is compiled, with loom's atomics (see `ring/core.rs`); the
+/// mapped-memory layers use std atomics and are left out.
+#[cfg_attr(loom, allow(dead_code))]
+mod ring;
 mod sync;
 #[cfg(all(target_os = "linux", not(loom)))]
 pub mod wait;

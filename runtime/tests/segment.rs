@@ -40,7 +40,7 @@ fn spec() -> SegmentSpec {
 }
 
 fn expect() -> Expect {
-    Expect { kind: RingKind::TypedChannel, message: Some(quote()) }
+    Expect { kind: RingKind::TypedChannel, messages: vec![quote()] }
 }
 
 /// Writes `bytes` at `offset` of segment `name`'s file, as a foreign process could.
@@ -98,7 +98,7 @@ fn create_then_open_round_trips_the_header() {
     );
     assert_eq!(opened.messages(), vec![quote()]);
     // A tool may open without naming a type.
-    Segment::open(&name, &Expect { kind: RingKind::TypedChannel, message: None }).unwrap();
+    Segment::open(&name, &Expect { kind: RingKind::TypedChannel, messages: vec![] }).unwrap();
 }
 
 #[test]
@@ -222,6 +222,8 @@ fn every_header_field_is_validated() {
         ("message_count huge", Corruption { offset: 44, bytes: le32(u32::MAX), check: |e| field("message_count")(e) }),
         ("data_offset", Corruption { offset: 48, bytes: le64(0), check: |e| field("data_offset")(e) }),
         ("message larger than slot", Corruption { offset: 128 + 12, bytes: le32(65), check: |e| field("slot_size")(e) }),
+        ("message align 128", Corruption { offset: 128 + 16, bytes: le32(128), check: |e| field("message align")(e) }),
+        ("capacity above 2^30", Corruption { offset: 32, bytes: le64(1 << 31), check: |e| field("capacity")(e) }),
         ("fingerprint", Corruption { offset: 128, bytes: le64(7), check: |e| matches!(e, OpenError::TypeMismatch { what, .. } if what.contains("fingerprint 0x0000000000000007 vs 0x123456789abcdef0")) }),
         ("id", Corruption { offset: 128 + 8, bytes: le32(0x1002), check: |e| matches!(e, OpenError::TypeMismatch { what, .. } if what == "id 0x1002 vs 0x1001") }),
         ("size", Corruption { offset: 128 + 12, bytes: le32(56), check: |e| matches!(e, OpenError::TypeMismatch { what, .. } if what == "size 56 vs 48") }),
@@ -241,7 +243,7 @@ fn every_header_field_is_validated() {
     for (offset, len) in harmless {
         let (_cleanup, name) = ready_segment("harmless");
         poke(&name, offset, &vec![0xA5; len]);
-        Segment::open(&name, &Expect { kind: RingKind::TypedChannel, message: None }).unwrap();
+        Segment::open(&name, &Expect { kind: RingKind::TypedChannel, messages: vec![] }).unwrap();
     }
 }
 
@@ -325,7 +327,7 @@ fn random_files_never_panic() {
         fs::write(&path, &bytes).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         for kind in [RingKind::TypedChannel, RingKind::FramedStream] {
-            if let Ok(segment) = Segment::open(&name, &Expect { kind, message: Some(quote()) }) {
+            if let Ok(segment) = Segment::open(&name, &Expect { kind, messages: vec![quote()] }) {
                 // Whatever was accepted is internally consistent.
                 assert!(segment.capacity().is_power_of_two());
                 assert!(4096 + segment.capacity() * u64::from(segment.slot_size()) <= len);
@@ -338,8 +340,8 @@ fn random_files_never_panic() {
 fn a_full_dev_shm_is_reported_before_mapping() {
     let name = unique("nospace");
     let _cleanup = Cleanup(name.clone());
-    // 2^50 slots of 64 bytes: 64 PiB, more than any /dev/shm.
-    let huge = SegmentSpec::typed_channel(1 << 50, quote());
+    // 2^30 slots of 1 MiB: 1 EiB, more than any /dev/shm.
+    let huge = SegmentSpec::typed_channel(1 << 30, MessageEntry { size: 1 << 20, ..quote() });
     let err = Segment::create(&name, &huge).unwrap_err();
     match &err {
         OpenError::NoSpace { needed, available, path } => {
@@ -367,7 +369,7 @@ fn a_full_dev_shm_is_reported_before_mapping() {
 fn type_mismatch_names_both_types() {
     let (_cleanup, name) = ready_segment("mismatch");
     let v2 = MessageEntry { fingerprint: 0x77, size: 56, name: "QuoteV2".into(), ..quote() };
-    let err = Segment::open(&name, &Expect { kind: RingKind::TypedChannel, message: Some(v2) })
+    let err = Segment::open(&name, &Expect { kind: RingKind::TypedChannel, messages: vec![v2] })
         .unwrap_err();
     match &err {
         OpenError::TypeMismatch { segment, expected, what, .. } => {
@@ -380,7 +382,7 @@ fn type_mismatch_names_both_types() {
     assert!(message.contains("`Quote`") && message.contains("`QuoteV2`"), "{message}");
 
     let err =
-        Segment::open(&name, &Expect { kind: RingKind::FramedStream, message: None }).unwrap_err();
+        Segment::open(&name, &Expect { kind: RingKind::FramedStream, messages: vec![] }).unwrap_err();
     assert!(
         matches!(
             err,
@@ -402,7 +404,7 @@ fn long_message_names_are_truncated() {
     drop(Segment::create(&name, &SegmentSpec::typed_channel(2, long)).unwrap());
     make_ready(&name);
     let segment =
-        Segment::open(&name, &Expect { kind: RingKind::TypedChannel, message: None }).unwrap();
+        Segment::open(&name, &Expect { kind: RingKind::TypedChannel, messages: vec![] }).unwrap();
     assert_eq!(segment.messages()[0].name, "N".repeat(38), "cut at a character boundary");
 }
 
@@ -438,7 +440,7 @@ fn stale_segments_are_recreated() {
     // An incompatible type nobody uses any more.
     let (_cleanup3, old) = ready_segment("old-type");
     let v2 = MessageEntry { fingerprint: 0x77, name: "QuoteV2".into(), ..quote() };
-    let v2_expect = Expect { kind: RingKind::TypedChannel, message: Some(v2.clone()) };
+    let v2_expect = Expect { kind: RingKind::TypedChannel, messages: vec![v2.clone()] };
     let (_segment, created) =
         Segment::open_or_create(&old, &SegmentSpec::typed_channel(16, v2), &v2_expect).unwrap();
     assert!(created);
@@ -456,7 +458,7 @@ fn live_segments_are_never_removed() {
     // Ready, alive, but an incompatible type is asked for.
     make_ready(&name);
     let v2 = MessageEntry { fingerprint: 0x77, name: "QuoteV2".into(), ..quote() };
-    let v2_expect = Expect { kind: RingKind::TypedChannel, message: Some(v2.clone()) };
+    let v2_expect = Expect { kind: RingKind::TypedChannel, messages: vec![v2.clone()] };
     let err = Segment::open_or_create(&name, &SegmentSpec::typed_channel(16, v2), &v2_expect)
         .unwrap_err();
     assert!(matches!(err, OpenError::TypeMismatch { .. }), "{err}");

@@ -19,20 +19,20 @@
 //! assert_eq!((tick.seq, tick.price), (1, 101.25));
 //! ```
 
-pub(crate) mod core;
-
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use self::core::{Corrupt, Positions, ReaderCore, WriterCore};
 use crate::error::OpenError;
+use crate::ring::core::{Publication, ReaderCore, WriterCore};
+use crate::ring::Shared;
 use crate::segment::{layout, Expect, MessageEntry, RingKind, Segment, SegmentSpec};
-use crate::sync::Ordering;
-use crate::wait::{wait_for, Parking, WaitStrategy};
-use crate::{FlatMessage, ValidationError};
+use crate::wait::{wait_for, WaitStrategy};
+use crate::FlatMessage;
+
+pub use crate::ring::{RecvError, SendError};
 
 const WRITER: usize = layout::PEER_WRITER;
 const READER: usize = layout::PEER_READER;
@@ -52,72 +52,6 @@ impl Default for ChannelOptions {
     }
 }
 
-/// Why a message could not be sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SendError {
-    /// Every slot holds a message the reader has not released (only from `try_*` calls).
-    #[error(
-        "the channel is full: the reader has not released any slot; retry, or use `send` to wait"
-    )]
-    Full,
-    /// `send_timeout` waited for a free slot for the whole timeout.
-    #[error("timed out waiting for the reader to free a slot (is the reader running?)")]
-    Timeout,
-    /// The shared positions are inconsistent: the reader process is buggy or hostile, or the
-    /// segment was overwritten.
-    #[error("the channel's shared positions are corrupt (read {read_pos}, write {write_pos}); recreate the segment")]
-    Corrupt {
-        /// `read_pos` as read.
-        read_pos: u64,
-        /// `write_pos` as read.
-        write_pos: u64,
-    },
-}
-
-/// Why no message was received.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RecvError {
-    /// Nothing committed yet (only from `try_recv`); the writer is still attached.
-    #[error("the channel is empty")]
-    Empty,
-    /// The writer is gone and every message it committed has been received.
-    #[error("the writer has disconnected and every committed message has been received")]
-    Disconnected,
-    /// `recv_timeout` saw no message for the whole timeout.
-    #[error("timed out waiting for a message")]
-    Timeout,
-    /// The shared positions are inconsistent (buggy or hostile writer, or overwritten memory).
-    #[error("the channel's shared positions are corrupt (read {read_pos}, write {write_pos}); recreate the segment")]
-    Corrupt {
-        /// `read_pos` as read.
-        read_pos: u64,
-        /// `write_pos` as read.
-        write_pos: u64,
-    },
-    /// The message at `position` broke its type's data rules; it was skipped (released).
-    #[error("message {position} is invalid and was skipped: {error}")]
-    Invalid {
-        /// Its position in the stream.
-        position: u64,
-        /// What was wrong.
-        error: ValidationError,
-    },
-}
-
-impl From<Corrupt> for SendError {
-    fn from(c: Corrupt) -> Self {
-        SendError::Corrupt { read_pos: c.read_pos, write_pos: c.write_pos }
-    }
-}
-
-impl From<Corrupt> for RecvError {
-    fn from(c: Corrupt) -> Self {
-        RecvError::Corrupt { read_pos: c.read_pos, write_pos: c.write_pos }
-    }
-}
-
 /// The description of `T` stored in (and checked against) the segment header.
 fn entry_of<T: FlatMessage>() -> MessageEntry {
     MessageEntry {
@@ -130,13 +64,7 @@ fn entry_of<T: FlatMessage>() -> MessageEntry {
 }
 
 fn spec_of<T: FlatMessage>(options: &ChannelOptions) -> SegmentSpec {
-    let slot = size_of::<T>().max(1).div_ceil(64) * 64;
-    SegmentSpec {
-        kind: RingKind::TypedChannel,
-        capacity: options.capacity.max(2).next_power_of_two(),
-        slot_size: u32::try_from(slot).unwrap_or(u32::MAX),
-        messages: vec![entry_of::<T>()],
-    }
+    SegmentSpec::typed_channel(options.capacity.max(2).next_power_of_two(), entry_of::<T>())
 }
 
 /// How an end finds its segment.
@@ -148,7 +76,7 @@ enum Mode<'o> {
 
 /// Creates or opens the named segment for a channel of `T`, checking the stored type.
 fn named_segment<T: FlatMessage>(name: &str, mode: Mode<'_>) -> Result<Arc<Segment>, OpenError> {
-    let expect = Expect { kind: RingKind::TypedChannel, message: Some(entry_of::<T>()) };
+    let expect = Expect { kind: RingKind::TypedChannel, messages: vec![entry_of::<T>()] };
     let segment = match mode {
         Mode::Create(options) => {
             let segment = Segment::create(name, &spec_of::<T>(options))?;
@@ -166,72 +94,6 @@ fn named_segment<T: FlatMessage>(name: &str, mode: Mode<'_>) -> Result<Arc<Segme
         Mode::Open => Segment::open(name, &expect)?,
     };
     Ok(Arc::new(segment))
-}
-
-/// The parts of a segment both ends use.
-#[derive(Debug)]
-struct Shared {
-    segment: Arc<Segment>,
-    capacity: u64,
-    slot_size: usize,
-}
-
-impl Shared {
-    fn new(segment: Arc<Segment>) -> Self {
-        let capacity = segment.capacity();
-        let slot_size = segment.slot_size() as usize;
-        Self { segment, capacity, slot_size }
-    }
-
-    fn positions(&self) -> Positions<'_> {
-        Positions {
-            write_pos: self.segment.atomic_u64(layout::OFF_WRITE_POS),
-            read_pos: self.segment.atomic_u64(layout::OFF_READ_POS),
-        }
-    }
-
-    fn reader_parking(&self) -> Parking<'_> {
-        Parking {
-            may_park: self.segment.atomic_u32(layout::peer_entry(READER) + layout::PEER_MAY_PARK),
-            parked: self.segment.atomic_u32(layout::OFF_READER_PARKED),
-            futex: self.segment.atomic_u32(layout::OFF_READER_FUTEX),
-        }
-    }
-
-    fn writer_parking(&self) -> Parking<'_> {
-        Parking {
-            may_park: self.segment.atomic_u32(layout::peer_entry(WRITER) + layout::PEER_MAY_PARK),
-            parked: self.segment.atomic_u32(layout::OFF_WRITER_PARKED),
-            futex: self.segment.atomic_u32(layout::OFF_WRITER_FUTEX),
-        }
-    }
-
-    /// Records in `role`'s peer entry whether its strategy may park (read by the other side).
-    fn announce(&self, role: usize, wait: WaitStrategy) {
-        let may_park = u32::from(matches!(wait, WaitStrategy::SpinThenPark { .. }));
-        // Relaxed: the flag is advisory and orders nothing. A publisher that reads a stale 0
-        // skips one wake; the sleeper re-checks at the end of every sleep slice (100 ms), so the
-        // worst case is one delayed wake-up right after attach (docs/PROTOCOL.md §3).
-        self.segment
-            .atomic_u32(layout::peer_entry(role) + layout::PEER_MAY_PARK)
-            .store(may_park, Ordering::Relaxed);
-    }
-
-    /// The slot `index` as a `T`.
-    fn slot<T>(&self, index: u64) -> NonNull<T> {
-        // The segment was validated on open: `capacity * slot_size <= data_len`, every slot is
-        // 64-byte aligned (data starts at 4096 and `slot_size` is a multiple of 64), and
-        // `size_of::<T>() <= slot_size` (the header's message entry matched `T`). `index` comes
-        // from the core, which always reduces positions modulo `capacity`.
-        assert!(index < self.capacity && size_of::<T>() <= self.slot_size);
-        let offset = usize::try_from(index).expect("index < capacity, which fits the mapping")
-            * self.slot_size;
-        assert!(offset + self.slot_size <= self.segment.data_len());
-        // SAFETY: `offset` is within the data area (asserted above), so the resulting pointer is
-        // in bounds of the same mapping as `data_ptr`, and non-null because the mapping is.
-        let ptr = unsafe { self.segment.data_ptr().add(offset) };
-        NonNull::new(ptr.cast::<T>()).expect("mapped memory is never at address 0")
-    }
 }
 
 /// The writing end of a typed channel.
@@ -263,17 +125,13 @@ pub fn channel<T: FlatMessage>(options: &ChannelOptions) -> (Writer<T>, Reader<T
     (writer, reader)
 }
 
-fn corrupt_open(name: &str, c: Corrupt) -> OpenError {
-    OpenError::CorruptRing { name: name.to_string(), read_pos: c.read_pos, write_pos: c.write_pos }
-}
-
 impl<T: FlatMessage> Writer<T> {
     fn attach(segment: Arc<Segment>, wait: WaitStrategy) -> Result<Self, OpenError> {
         segment.lock_peer(WRITER)?;
         let shared = Shared::new(segment);
         shared.announce(WRITER, wait);
-        let core = WriterCore::attach(shared.positions(), shared.capacity)
-            .map_err(|c| corrupt_open(shared.segment.name(), c))?;
+        let core = WriterCore::attach(shared.positions(), shared.capacity, |_| Ok(None))
+            .map_err(|c| shared.corrupt_at_attach(c))?;
         Ok(Self { shared, core, wait, _type: PhantomData })
     }
 
@@ -362,7 +220,7 @@ impl<T: FlatMessage> Writer<T> {
             unsafe { slot.as_ptr().write(*m) };
         }
         if n > 0 {
-            self.core.commit_n(p, n as u64);
+            self.core.advance(p, n as u64);
             self.shared.reader_parking().wake();
         }
         Ok(n)
@@ -401,7 +259,7 @@ impl<T: FlatMessage> Writer<T> {
         // SAFETY: `index` was just reserved, so the reader does not access the slot until the
         // commit below; it is aligned and large enough for `T` (`Shared::slot`); `T: Copy`.
         unsafe { slot.as_ptr().write(*message) };
-        self.core.commit(self.shared.positions());
+        self.core.advance(self.shared.positions(), 1);
         self.shared.reader_parking().wake();
         Ok(())
     }
@@ -432,7 +290,7 @@ impl<T: FlatMessage> Loan<'_, T> {
     /// Publishes the message to the reader.
     pub fn commit(self) {
         let shared = &self.writer.shared;
-        self.writer.core.commit(shared.positions());
+        self.writer.core.advance(shared.positions(), 1);
         shared.reader_parking().wake();
     }
 }
@@ -461,8 +319,8 @@ impl<T: FlatMessage> Reader<T> {
         segment.lock_peer(READER)?;
         let shared = Shared::new(segment);
         shared.announce(READER, wait);
-        let core = ReaderCore::attach(shared.positions(), shared.capacity)
-            .map_err(|c| corrupt_open(shared.segment.name(), c))?;
+        let core = ReaderCore::attach(shared.positions(), shared.capacity, Publication::WritePos)
+            .map_err(|c| shared.corrupt_at_attach(c))?;
         Ok(Self { shared, core, wait, empty_polls: 0, _type: PhantomData })
     }
 
@@ -499,33 +357,13 @@ impl<T: FlatMessage> Reader<T> {
         self.shared.segment.peer_alive(WRITER)
     }
 
-    /// Whether a writer attached at some point and is no longer alive. A reader that starts
-    /// before any writer waits for one rather than reporting a disconnect.
-    fn writer_gone(segment: &Segment) -> bool {
-        segment.peer_pid(WRITER) != 0 && !segment.peer_alive(WRITER)
-    }
-
     fn poll(&mut self) -> Result<Option<u64>, RecvError> {
         Ok(self.core.try_acquire(self.shared.positions())?)
     }
 
     fn empty_or_disconnected(&mut self) -> RecvError {
-        let segment = &self.shared.segment;
-        if segment.peer_pid(WRITER) == 0 {
-            return RecvError::Empty; // no writer has attached yet: keep waiting for one
-        }
-        let attached = segment
-            .atomic_u32(layout::peer_entry(WRITER) + layout::PEER_ATTACHED)
-            .load(Ordering::Acquire)
-            != 0;
-        if attached {
-            // A writer that detached cleanly cleared its flag; one that crashed left it set, so
-            // confirm with the liveness lock, but only every 4096th empty poll: the check is a
-            // system call, and a polling reader must stay cheap.
-            self.empty_polls = self.empty_polls.wrapping_add(1);
-            if self.empty_polls % 4096 != 0 || segment.peer_alive(WRITER) {
-                return RecvError::Empty;
-            }
+        if !self.shared.writer_left(&mut self.empty_polls) {
+            return RecvError::Empty;
         }
         // The writer is gone. Re-check: it may have committed just before it left.
         match self.poll() {
@@ -565,7 +403,7 @@ impl<T: FlatMessage> Reader<T> {
     }
 
     fn release(&mut self, n: u64) {
-        self.core.release_n(self.shared.positions(), n);
+        self.core.release(self.shared.positions(), n);
         self.shared.writer_parking().wake();
     }
 
@@ -596,7 +434,7 @@ impl<T: FlatMessage> Reader<T> {
             deadline,
             || core.try_acquire(shared.positions()).map_err(RecvError::from),
             || {
-                if Self::writer_gone(&shared.segment) {
+                if shared.writer_gone() {
                     Err(RecvError::Disconnected)
                 } else {
                     Ok(())

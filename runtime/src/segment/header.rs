@@ -8,7 +8,7 @@ use crate::os;
 
 use super::layout::*;
 use super::memory::Memory;
-use super::spec::{data_size, Expect, MessageEntry, RingKind, SegmentSpec};
+use super::spec::{data_size, frame_fits, max_align, min_slot_size, Expect, MessageEntry, RingKind, SegmentSpec};
 use super::{unix_ns, Geometry};
 
 impl Memory {
@@ -147,8 +147,16 @@ pub(super) fn validate_header(
         return Err(bad("data_offset", data_offset.to_string(), DATA_OFFSET.to_string()));
     }
     let capacity = mem.load_u64(OFF_CAPACITY);
-    if capacity < 2 || !capacity.is_power_of_two() {
-        return Err(bad("capacity", capacity.to_string(), "a power of two ≥ 2".into()));
+    let min_capacity = match kind {
+        RingKind::TypedChannel => 2,
+        RingKind::FramedStream => MIN_STREAM_CAPACITY,
+    };
+    if capacity < min_capacity || capacity > MAX_CAPACITY || !capacity.is_power_of_two() {
+        return Err(bad(
+            "capacity",
+            capacity.to_string(),
+            format!("a power of two in {min_capacity}..=2^30"),
+        ));
     }
     let slot_size = mem.load_u32(OFF_SLOT_SIZE);
     let slot_ok = match kind {
@@ -184,17 +192,36 @@ pub(super) fn validate_header(
         return Err(bad("message_count", count.to_string(), expected));
     }
     let messages: Vec<MessageEntry> = (0..count as usize).map(|i| mem.read_message(i)).collect();
-    if kind == RingKind::TypedChannel {
-        if let Some(m) = messages.iter().find(|m| m.size > slot_size) {
+    for m in &messages {
+        if !m.align.is_power_of_two() || m.align > max_align(kind) {
             return Err(bad(
-                "slot_size",
-                slot_size.to_string(),
-                format!("at least the size {} of message `{}`", m.size, m.name),
+                "message align",
+                format!("{} (message `{}`)", m.align, m.name),
+                format!("a power of two ≤ {}", max_align(kind)),
             ));
         }
+        match kind {
+            RingKind::TypedChannel if min_slot_size(m.size) > slot_size => {
+                return Err(bad(
+                    "slot_size",
+                    slot_size.to_string(),
+                    format!("at least {} for message `{}`", min_slot_size(m.size), m.name),
+                ));
+            }
+            RingKind::FramedStream if frame_fits(m.size, capacity).is_err() => {
+                return Err(bad(
+                    "message size",
+                    format!("{} (message `{}`)", m.size, m.name),
+                    format!("a frame of at most half the capacity {capacity}"),
+                ));
+            }
+            _ => {}
+        }
     }
-    if let Some(want) = &expect.message {
-        check_message(&messages, want, path)?;
+    for want in &expect.messages {
+        // A stream reader skips ids it does not know, so a stream only needs the ids both sides
+        // know to agree; a typed channel needs its one type.
+        check_message(&messages, want, path, kind == RingKind::TypedChannel)?;
     }
     Ok(Geometry { kind, capacity, slot_size, data_size })
 }
@@ -204,6 +231,7 @@ fn check_message(
     messages: &[MessageEntry],
     want: &MessageEntry,
     path: &Path,
+    required: bool,
 ) -> Result<(), OpenError> {
     let mismatch = |segment: String, what: String| OpenError::TypeMismatch {
         path: path.to_path_buf(),
@@ -212,6 +240,9 @@ fn check_message(
         what,
     };
     let Some(have) = messages.iter().find(|m| m.id == want.id) else {
+        if !required {
+            return Ok(());
+        }
         return Err(match messages {
             [only] => mismatch(only.name.clone(), format!("id {:#x} vs {:#x}", only.id, want.id)),
             _ => mismatch(

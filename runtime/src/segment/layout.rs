@@ -83,6 +83,15 @@ pub(crate) const DATA_OFFSET: usize = 4096;
 pub(crate) const PAGE: u64 = 4096;
 /// Slot sizes of typed channels are multiples of this (one cache line).
 pub(crate) const SLOT_ALIGN: u32 = 64;
+/// Every stream frame starts with a frame header of this many bytes (`docs/PROTOCOL.md` §4);
+/// the message follows, 16-byte aligned.
+pub(crate) const FRAME_HEADER_SIZE: u64 = crate::ring::core::FRAME_HEADER;
+/// The largest message alignment a stream supports (messages start 16 bytes into a frame).
+pub(crate) const STREAM_MAX_ALIGN: u32 = 16;
+/// The largest capacity, in slots or bytes (frame commit words tell laps apart below `2^31`).
+pub(crate) const MAX_CAPACITY: u64 = crate::ring::core::MAX_CAPACITY;
+/// The smallest stream capacity in bytes.
+pub(crate) const MIN_STREAM_CAPACITY: u64 = 256;
 
 /// The byte the creator locks (OFD) from before its file becomes visible until it drops its
 /// [`Segment`](super::Segment), so that a segment being initialised is never taken as stale.

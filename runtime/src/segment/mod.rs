@@ -39,7 +39,7 @@ pub(crate) mod layout;
 mod memory;
 mod open;
 mod peer;
-mod spec;
+pub(crate) mod spec;
 #[cfg(test)]
 mod test_support;
 

@@ -73,7 +73,7 @@ impl SegmentSpec {
     /// A typed channel of `capacity` slots carrying `message`, with the smallest valid slot size
     /// (the message size rounded up to a multiple of 64, at least 64).
     pub fn typed_channel(capacity: u64, message: MessageEntry) -> SegmentSpec {
-        let slot_size = message.size.max(1).div_ceil(SLOT_ALIGN).saturating_mul(SLOT_ALIGN);
+        let slot_size = min_slot_size(message.size);
         SegmentSpec { kind: RingKind::TypedChannel, capacity, slot_size, messages: vec![message] }
     }
 
@@ -99,6 +99,18 @@ impl SegmentSpec {
         if self.capacity < 2 || !self.capacity.is_power_of_two() {
             return invalid(format!(
                 "capacity {} is not a power of two ≥ 2; round it up to the next power of two",
+                self.capacity
+            ));
+        }
+        if self.capacity > MAX_CAPACITY {
+            return invalid(format!(
+                "capacity {} exceeds the maximum 2^30 (slots or bytes)",
+                self.capacity
+            ));
+        }
+        if self.kind == RingKind::FramedStream && self.capacity < MIN_STREAM_CAPACITY {
+            return invalid(format!(
+                "a framed stream needs a capacity of at least {MIN_STREAM_CAPACITY} bytes, not {}",
                 self.capacity
             ));
         }
@@ -133,19 +145,31 @@ impl SegmentSpec {
             }
         }
         for m in &self.messages {
-            if self.kind == RingKind::TypedChannel && m.size > self.slot_size {
+            if self.kind == RingKind::TypedChannel && min_slot_size(m.size) > self.slot_size {
                 return invalid(format!(
                     "message `{}` of {} bytes does not fit in slot_size {}; raise slot_size to {}",
                     m.name,
                     m.size,
                     self.slot_size,
-                    m.size.div_ceil(SLOT_ALIGN).saturating_mul(SLOT_ALIGN)
+                    min_slot_size(m.size)
                 ));
             }
-            if !m.align.is_power_of_two() || m.align > SLOT_ALIGN {
+            if self.kind == RingKind::FramedStream && frame_fits(m.size, self.capacity).is_err() {
                 return invalid(format!(
-                    "message `{}` has alignment {}; flatipc needs a power of two ≤ 64",
-                    m.name, m.align
+                    "message `{}` of {} bytes does not fit in a stream of {} bytes (a frame is at \
+                     most half the capacity); use a capacity of at least {}",
+                    m.name,
+                    m.size,
+                    self.capacity,
+                    stream_capacity_for(u64::from(m.size))
+                ));
+            }
+            if !m.align.is_power_of_two() || m.align > max_align(self.kind) {
+                return invalid(format!(
+                    "message `{}` has alignment {}; this ring needs a power of two ≤ {}",
+                    m.name,
+                    m.align,
+                    max_align(self.kind)
                 ));
             }
         }
@@ -158,6 +182,44 @@ impl SegmentSpec {
             )),
         }
     }
+}
+
+/// The largest message alignment of a ring kind: slots are 64-byte aligned, stream messages
+/// start 16 bytes into a 16-aligned frame.
+pub(crate) fn max_align(kind: RingKind) -> u32 {
+    match kind {
+        RingKind::TypedChannel => SLOT_ALIGN,
+        RingKind::FramedStream => STREAM_MAX_ALIGN,
+    }
+}
+
+/// The smallest typed-channel slot for a `size`-byte message: a multiple of 64, at least 64.
+pub(crate) fn min_slot_size(size: u32) -> u32 {
+    u64::from(size.max(1))
+        .div_ceil(u64::from(SLOT_ALIGN))
+        .saturating_mul(u64::from(SLOT_ALIGN))
+        .try_into()
+        .unwrap_or(u32::MAX)
+}
+
+/// Whether a `size`-byte message fits in a stream of `capacity` bytes: its frame (16-byte header
+/// plus the message, rounded up to 16) is at most half the capacity. `Err` holds the largest
+/// message size that fits.
+pub(crate) fn frame_fits(size: u32, capacity: u64) -> Result<(), u64> {
+    let frame = (u64::from(size) + FRAME_HEADER_SIZE).next_multiple_of(FRAME_HEADER_SIZE);
+    let max = (capacity / 2).saturating_sub(FRAME_HEADER_SIZE);
+    if frame <= capacity / 2 {
+        Ok(())
+    } else {
+        Err(max)
+    }
+}
+
+/// The smallest stream capacity (a power of two) whose frames hold a `size`-byte message.
+pub(crate) fn stream_capacity_for(size: u64) -> u64 {
+    ((size + FRAME_HEADER_SIZE).next_multiple_of(FRAME_HEADER_SIZE) * 2)
+        .next_power_of_two()
+        .max(MIN_STREAM_CAPACITY)
 }
 
 /// `capacity × slot_size` (typed) or `capacity` (stream), `None` on overflow.
@@ -178,7 +240,9 @@ fn segment_size(data_size: u64) -> Option<u64> {
 pub struct Expect {
     /// The ring kind the opener speaks.
     pub kind: RingKind,
-    /// The opener's message type, compared (fingerprint, size, align) with the segment's entry
-    /// of the same id; `None` skips the check (tools that only inspect).
-    pub message: Option<MessageEntry>,
+    /// The opener's message types, each compared (fingerprint, size, align) with the segment's
+    /// entry of the same id. A typed channel's one type must be in the segment; a stream's
+    /// types need only agree where both sides know the id (readers skip unknown ids). Empty for
+    /// tools that only inspect.
+    pub messages: Vec<MessageEntry>,
 }

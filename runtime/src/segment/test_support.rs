@@ -27,7 +27,7 @@ pub(super) fn spec() -> SegmentSpec {
 }
 
 pub(super) fn expect() -> Expect {
-    Expect { kind: RingKind::TypedChannel, message: Some(entry()) }
+    Expect { kind: RingKind::TypedChannel, messages: vec![entry()] }
 }
 
 /// A ready shared segment and a second handle to it (a different open file description).

@@ -1,0 +1,106 @@
+//! The errors of sending and receiving, shared by the typed channel and the framed stream.
+
+use super::core::Corrupt;
+use crate::ValidationError;
+
+/// Why a message could not be sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// No room: the reader has not released enough space (only from `try_*` calls).
+    #[error("the ring is full: the reader has not released enough space; retry, or use `send` to wait")]
+    Full,
+    /// `send_timeout` waited for room for the whole timeout.
+    #[error("timed out waiting for the reader to free space (is the reader running?)")]
+    Timeout,
+    /// The message is larger than the largest frame the stream's capacity allows.
+    #[error(
+        "a {size}-byte message does not fit in this stream (at most {max} bytes per message); \
+         create the stream with a capacity of at least {needed} bytes"
+    )]
+    TooLarge {
+        /// `size_of` the message.
+        size: u64,
+        /// The largest message the stream carries (`capacity / 2 - 16`).
+        max: u64,
+        /// The smallest capacity that would carry it.
+        needed: u64,
+    },
+    /// The shared positions are inconsistent: the reader process is buggy or hostile, or the
+    /// segment was overwritten.
+    #[error("the ring's shared positions are corrupt (read {read_pos}, write {write_pos}); recreate the segment")]
+    Corrupt {
+        /// `read_pos` as read.
+        read_pos: u64,
+        /// `write_pos` as read.
+        write_pos: u64,
+    },
+}
+
+/// Why no message was received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecvError {
+    /// Nothing committed yet (only from `try_recv`); the writer is still attached.
+    #[error("the ring is empty")]
+    Empty,
+    /// The writer is gone and every message it committed has been received.
+    #[error("the writer has disconnected and every committed message has been received")]
+    Disconnected,
+    /// `recv_timeout` saw no message for the whole timeout.
+    #[error("timed out waiting for a message")]
+    Timeout,
+    /// The shared positions are inconsistent (buggy or hostile peer, or overwritten memory).
+    #[error("the ring's shared positions are corrupt (read {read_pos}, write {write_pos}); recreate the segment")]
+    Corrupt {
+        /// `read_pos` as read.
+        read_pos: u64,
+        /// `write_pos` as read.
+        write_pos: u64,
+    },
+    /// The frame header at `position` holds an impossible value: the writer is buggy or hostile,
+    /// or the segment was overwritten. The reader cannot know where the next frame starts, so
+    /// it stops here; recreate the segment.
+    #[error(
+        "the frame at position {position} is corrupt ({field} = {value:#x}); the writer broke \
+         the protocol or the segment was overwritten; recreate the segment"
+    )]
+    CorruptFrame {
+        /// The frame's position.
+        position: u64,
+        /// The header field: `commit`, `size` or `id`.
+        field: &'static str,
+        /// Its value.
+        value: u64,
+    },
+    /// The message at `position` broke its type's data rules; it was skipped (released).
+    #[error("message {position} is invalid and was skipped: {error}")]
+    Invalid {
+        /// Its position in the ring.
+        position: u64,
+        /// What was wrong.
+        error: ValidationError,
+    },
+}
+
+impl From<Corrupt> for SendError {
+    fn from(c: Corrupt) -> Self {
+        match c {
+            Corrupt::Positions { read_pos, write_pos } => SendError::Corrupt { read_pos, write_pos },
+            Corrupt::Frame { position, .. } => {
+                SendError::Corrupt { read_pos: position, write_pos: position }
+            }
+        }
+    }
+}
+
+impl From<Corrupt> for RecvError {
+    fn from(c: Corrupt) -> Self {
+        match c {
+            Corrupt::Positions { read_pos, write_pos } => RecvError::Corrupt { read_pos, write_pos },
+            Corrupt::Frame { position, field, value } => {
+                RecvError::CorruptFrame { position, field, value }
+            }
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! [`Shared`]: the parts of a segment both ends of a ring use, with bounds-checked access to
+//! frame headers and message bytes.
+
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use super::core::{Corrupt, Positions, FH_COMMIT, FH_ID, FH_SIZE, FH_VERSION_FLAGS, FRAME_HEADER};
+use crate::error::OpenError;
+use crate::segment::{layout, Segment};
+use crate::sync::{AtomicU32, Ordering};
+use crate::wait::{Parking, WaitStrategy};
+
+/// Peer index of the writer and of the reader.
+pub(crate) const WRITER: usize = layout::PEER_WRITER;
+pub(crate) const READER: usize = layout::PEER_READER;
+
+/// A frame header's fields other than the commit word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FrameHeader {
+    /// Message bytes the writer wrote.
+    pub size: u32,
+    /// Message id (or the padding id).
+    pub id: u32,
+    /// The writer's schema version (0 until versioned attach lands).
+    pub version: u16,
+    /// Reserved, 0.
+    pub flags: u16,
+}
+
+/// The mapped segment and its geometry, cached at attach.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub segment: Arc<Segment>,
+    /// Slots (typed) or bytes (stream).
+    pub capacity: u64,
+    /// Bytes per slot (typed), 0 for a stream.
+    pub slot_size: usize,
+    /// `segment.data_ptr()` and `segment.data_len()`, cached.
+    data: NonNull<u8>,
+    data_len: usize,
+}
+
+// SAFETY: `data` points into the segment's mapping, which `segment` (an `Arc`, `Send + Sync`)
+// keeps alive; all shared access to that memory goes through atomics or through the ring
+// protocol, which is what makes the segment itself `Send + Sync`.
+unsafe impl Send for Shared {}
+// SAFETY: as for `Send`: `&Shared` only hands out atomics and raw pointers.
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    pub(crate) fn new(segment: Arc<Segment>) -> Self {
+        let capacity = segment.capacity();
+        let slot_size = segment.slot_size() as usize;
+        let data = NonNull::new(segment.data_ptr()).expect("mapped memory is never at address 0");
+        let data_len = segment.data_len();
+        Self { segment, capacity, slot_size, data, data_len }
+    }
+
+    pub(crate) fn positions(&self) -> Positions<'_> {
+        Positions {
+            write_pos: self.segment.atomic_u64(layout::OFF_WRITE_POS),
+            read_pos: self.segment.atomic_u64(layout::OFF_READ_POS),
+        }
+    }
+
+    pub(crate) fn reader_parking(&self) -> Parking<'_> {
+        Parking {
+            may_park: self.segment.atomic_u32(layout::peer_entry(READER) + layout::PEER_MAY_PARK),
+            parked: self.segment.atomic_u32(layout::OFF_READER_PARKED),
+            futex: self.segment.atomic_u32(layout::OFF_READER_FUTEX),
+        }
+    }
+
+    pub(crate) fn writer_parking(&self) -> Parking<'_> {
+        Parking {
+            may_park: self.segment.atomic_u32(layout::peer_entry(WRITER) + layout::PEER_MAY_PARK),
+            parked: self.segment.atomic_u32(layout::OFF_WRITER_PARKED),
+            futex: self.segment.atomic_u32(layout::OFF_WRITER_FUTEX),
+        }
+    }
+
+    /// Records in `role`'s peer entry whether its strategy may park (read by the other side).
+    pub(crate) fn announce(&self, role: usize, wait: WaitStrategy) {
+        let may_park = u32::from(matches!(wait, WaitStrategy::SpinThenPark { .. }));
+        // Relaxed: the flag is advisory and orders nothing. A publisher that reads a stale 0
+        // skips one wake; the sleeper re-checks at the end of every sleep slice (100 ms), so the
+        // worst case is one delayed wake-up right after attach (docs/PROTOCOL.md §3).
+        self.segment
+            .atomic_u32(layout::peer_entry(role) + layout::PEER_MAY_PARK)
+            .store(may_park, Ordering::Relaxed);
+    }
+
+    /// Whether a writer attached at some point and is no longer alive. A reader that starts
+    /// before any writer waits for one rather than reporting a disconnect.
+    pub(crate) fn writer_gone(&self) -> bool {
+        self.segment.peer_pid(WRITER) != 0 && !self.segment.peer_alive(WRITER)
+    }
+
+    /// Whether the writer has certainly left, checked cheaply: its `attached` flag is clear
+    /// (a clean detach), or, every 4096th call (`polls` counts them), its liveness lock is free
+    /// (a crash). False while no writer has ever attached.
+    pub(crate) fn writer_left(&self, polls: &mut u32) -> bool {
+        let segment = &self.segment;
+        if segment.peer_pid(WRITER) == 0 {
+            return false;
+        }
+        let attached = segment
+            .atomic_u32(layout::peer_entry(WRITER) + layout::PEER_ATTACHED)
+            .load(Ordering::Acquire)
+            != 0;
+        if attached {
+            *polls = polls.wrapping_add(1);
+            if *polls % 4096 != 0 || segment.peer_alive(WRITER) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Typed channel: slot `index` as a `T`.
+    pub(crate) fn slot<T>(&self, index: u64) -> NonNull<T> {
+        // The segment was validated on open: `capacity * slot_size <= data_len`, every slot is
+        // 64-byte aligned (data starts at 4096 and `slot_size` is a multiple of 64), and
+        // `size_of::<T>() <= slot_size` (the header's message entry matched `T`). `index` comes
+        // from the core, which always reduces positions modulo `capacity`; the asserts keep this
+        // true in release builds whatever the caller passes.
+        assert!(index < self.capacity && size_of::<T>() <= self.slot_size);
+        let offset = usize::try_from(index).expect("index < capacity, which fits the mapping")
+            * self.slot_size;
+        assert!(offset + self.slot_size <= self.data_len);
+        // SAFETY: `offset` is within the data area (asserted above), so the resulting pointer is
+        // in bounds of the same mapping as `data`, and non-null because the mapping is.
+        unsafe { self.data.add(offset) }.cast::<T>()
+    }
+
+    /// Stream: the frame at ring byte `offset` (below `capacity`), checked to be in bounds.
+    pub(crate) fn frame_offset(&self, offset: u64) -> usize {
+        // `offset < capacity` (the core reduces positions modulo capacity), so it is within the
+        // data area that `Segment::open` validated; the assert keeps that true in release builds
+        // whatever the caller passes.
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        assert!(
+            offset.checked_add(FRAME_HEADER as usize).is_some_and(|end| end <= self.data_len),
+            "frame at {offset} is outside the data area"
+        );
+        offset
+    }
+
+    /// The frame header word at `field` of the frame at data offset `frame`.
+    fn word(&self, frame: usize, field: usize) -> &AtomicU32 {
+        self.segment.atomic_u32(layout::DATA_OFFSET + frame + field)
+    }
+
+    /// The commit word of the frame at data offset `frame`.
+    pub(crate) fn commit_word(&self, frame: usize) -> &AtomicU32 {
+        self.word(frame, FH_COMMIT)
+    }
+
+    /// Writes the frame header fields other than the commit word (before publishing).
+    pub(crate) fn write_header(&self, frame: usize, header: FrameHeader) {
+        // Relaxed: published by the Release store of the commit word (SYNC POINT A).
+        self.word(frame, FH_SIZE).store(header.size, Ordering::Relaxed);
+        self.word(frame, FH_ID).store(header.id, Ordering::Relaxed);
+        let version_flags = u32::from(header.version) | (u32::from(header.flags) << 16);
+        self.word(frame, FH_VERSION_FLAGS).store(version_flags, Ordering::Relaxed);
+    }
+
+    /// Reads the header fields of a committed frame (after the Acquire load of its commit word,
+    /// SYNC POINT A). Atomic loads, so that even a writer that breaks the protocol cannot make
+    /// this a data race.
+    pub(crate) fn read_header(&self, frame: usize) -> FrameHeader {
+        let version_flags = self.word(frame, FH_VERSION_FLAGS).load(Ordering::Relaxed);
+        FrameHeader {
+            size: self.word(frame, FH_SIZE).load(Ordering::Relaxed),
+            id: self.word(frame, FH_ID).load(Ordering::Relaxed),
+            version: version_flags as u16,
+            flags: (version_flags >> 16) as u16,
+        }
+    }
+
+    /// A pointer to `len` message bytes of the frame at data offset `frame` (they start
+    /// [`FRAME_HEADER`] bytes in, 16-byte aligned).
+    ///
+    /// # Panics
+    ///
+    /// If the bytes are not all inside the data area.
+    pub(crate) fn message_ptr(&self, frame: usize, len: usize) -> NonNull<u8> {
+        let start = frame + FRAME_HEADER as usize;
+        assert!(
+            start.checked_add(len).is_some_and(|end| end <= self.data_len),
+            "message bytes {start}+{len} are outside the data area of {} bytes",
+            self.data_len
+        );
+        // SAFETY: `start + len <= data_len` (asserted above), and `data` is valid for
+        // `data_len` bytes (`Segment::data_ptr`), so the result is in bounds of the same mapping
+        // and non-null.
+        unsafe { self.data.add(start) }
+    }
+
+    /// An [`OpenError`] for a ring whose shared state broke the protocol at attach.
+    pub(crate) fn corrupt_at_attach(&self, c: Corrupt) -> OpenError {
+        let name = self.segment.name().to_string();
+        match c {
+            Corrupt::Positions { read_pos, write_pos } => {
+                OpenError::CorruptRing { name, read_pos, write_pos }
+            }
+            Corrupt::Frame { position, .. } => {
+                let positions = self.positions();
+                OpenError::CorruptRing {
+                    name,
+                    read_pos: positions.read_pos.load(Ordering::Relaxed),
+                    write_pos: position,
+                }
+            }
+        }
+    }
+}
