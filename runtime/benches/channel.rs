@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 use flatipc::channel::{ChannelOptions, Reader, RecvError, SendError, Writer};
 use flatipc::prelude::*;
 use flatipc::segment::Segment;
+use flatipc::stream::{
+    InSet, MessageInfo, MessageSet, StreamOptions, StreamReader, StreamWriter, ViewError,
+};
 use flatipc::wait::WaitStrategy;
 use hdrhistogram::Histogram;
 
@@ -41,11 +44,26 @@ const TPUT_CAPACITY: u64 = 4096;
 /// A 64-byte message.
 #[derive(Clone, Copy, Debug, FlatMessage, FromBytes, IntoBytes, KnownLayout, Immutable)]
 #[zerocopy(crate = "flatipc::zerocopy")]
+#[flat(id = 1)]
 #[repr(C)]
 struct Msg {
     seq: u64,
     payload: [u64; 7],
 }
+
+/// The message set of the framed-stream rows: just `Msg`.
+struct BenchSet;
+
+impl MessageSet for BenchSet {
+    type View<'a> = &'a Msg;
+    const LIBRARY: &'static str = "bench";
+    const MESSAGES: &'static [MessageInfo] = &[MessageInfo::of::<Msg>()];
+    fn view(id: u32, bytes: &[u8]) -> Option<Result<&Msg, ViewError>> {
+        (Some(id) == Msg::MESSAGE_ID).then(|| flatipc::stream::view::<Msg>(bytes))
+    }
+}
+
+impl InSet<BenchSet> for Msg {}
 
 const BIG_DATA: usize = (1 << 20) - 8;
 
@@ -513,6 +531,25 @@ fn peer_main(role: &str) {
                 }
             }
         }
+        // Framed-stream echo: receive a frame on `req`, send its message back on `resp`.
+        "stream-echo" => {
+            let (req, resp) = (next(), next());
+            let mut r = StreamReader::<BenchSet>::open(&req, WaitStrategy::Spin)
+                .expect("open request stream");
+            let mut w = StreamWriter::<BenchSet>::open(&resp, WaitStrategy::Spin)
+                .expect("open response stream");
+            ready();
+            loop {
+                let frame = r.recv().expect("stream echo recv");
+                let m = frame.get::<Msg>().expect("a Msg frame").expect("a valid Msg");
+                let seq = m.seq;
+                w.try_send(m).expect("stream echo send");
+                drop(frame);
+                if seq == STOP {
+                    break;
+                }
+            }
+        }
         // 1 MiB echo: read `seq` in place, write only `seq` into a dirty loan.
         "big-echo" => {
             let (req, resp) = (next(), next());
@@ -677,6 +714,29 @@ fn flatipc_rt(
     };
     w.try_send(&msg(STOP)).expect("send stop");
     assert_eq!(recv(&mut r), STOP);
+    peer.finish();
+    Lat::from(&h)
+}
+
+/// flatipc round trip over two framed streams (busy-spin), 64-byte messages.
+fn stream_flatipc_rt(pinned: bool) -> Lat {
+    let names = Segments::new("frames", 2);
+    let options = StreamOptions { capacity: 64 * 1024, wait: WaitStrategy::Spin };
+    let mut w =
+        StreamWriter::<BenchSet>::create(&names.0[0], &options).expect("create request stream");
+    let mut r =
+        StreamReader::<BenchSet>::create(&names.0[1], &options).expect("create response stream");
+    let peer = Peer::spawn("stream-echo", &format!("{},{}", names.0[0], names.0[1]), pinned);
+    let mut rt = |seq: u64| {
+        let mut loan = w.loan::<Msg>().expect("stream loan");
+        loan.seq = seq;
+        loan.commit();
+        let frame = r.recv().expect("stream recv");
+        let m = frame.get::<Msg>().expect("a Msg frame").expect("a valid Msg");
+        assert_eq!(m.seq, seq);
+    };
+    let h = latency(WARMUP, SPIN_ITERS, &mut rt);
+    rt(STOP);
     peer.finish();
     Lat::from(&h)
 }
@@ -884,6 +944,15 @@ fn main() {
         "floor",
         fl.p50,
         1.3,
+    ));
+    step("framed stream spin round trip");
+    let st = stream_flatipc_rt(pinned);
+    rows.push(lat_row(
+        "2c. flatipc framed-stream RT, Spin, loan/commit + recv",
+        &st,
+        "floor",
+        fl.p50,
+        1.5,
     ));
 
     step("unix socket");
