@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::core::{Corrupt, Positions, FH_COMMIT, FH_ID, FH_SIZE, FH_VERSION_FLAGS, FRAME_HEADER};
 use crate::error::OpenError;
 use crate::segment::{layout, Segment};
-use crate::sync::{AtomicU32, Ordering};
+use crate::sync::{AtomicU32, AtomicU64, Ordering};
 use crate::wait::{Parking, WaitStrategy};
 
 /// Peer index of the writer and of the reader.
@@ -38,6 +38,12 @@ pub(crate) struct Shared {
     /// `segment.data_ptr()` and `segment.data_len()`, cached.
     data: NonNull<u8>,
     data_len: usize,
+    /// The control words, resolved (and bounds-checked) once at attach so that the hot path does
+    /// no lookups: `write_pos`, `read_pos`, then the reader's and the writer's parking words.
+    write_pos: NonNull<AtomicU64>,
+    read_pos: NonNull<AtomicU64>,
+    reader: [NonNull<AtomicU32>; 3],
+    writer: [NonNull<AtomicU32>; 3],
 }
 
 // SAFETY: `data` points into the segment's mapping, which `segment` (an `Arc`, `Send + Sync`)
@@ -53,30 +59,49 @@ impl Shared {
         let slot_size = segment.slot_size() as usize;
         let data = NonNull::new(segment.data_ptr()).expect("mapped memory is never at address 0");
         let data_len = segment.data_len();
-        Self { segment, capacity, slot_size, data, data_len }
+        let word = |offset| NonNull::from(segment.atomic_u32(offset));
+        let reader = [
+            word(layout::peer_entry(READER) + layout::PEER_MAY_PARK),
+            word(layout::OFF_READER_PARKED),
+            word(layout::OFF_READER_FUTEX),
+        ];
+        let writer = [
+            word(layout::peer_entry(WRITER) + layout::PEER_MAY_PARK),
+            word(layout::OFF_WRITER_PARKED),
+            word(layout::OFF_WRITER_FUTEX),
+        ];
+        let write_pos = NonNull::from(segment.atomic_u64(layout::OFF_WRITE_POS));
+        let read_pos = NonNull::from(segment.atomic_u64(layout::OFF_READ_POS));
+        Self { segment, capacity, slot_size, data, data_len, write_pos, read_pos, reader, writer }
+    }
+
+    /// One of the control words resolved in `new`.
+    fn control<A>(&self, word: NonNull<A>) -> &A {
+        // SAFETY: `word` came from `Segment::atomic_u32` / `atomic_u64` on `self.segment`, which
+        // checked bounds and alignment; the mapping it points into stays in place while
+        // `self.segment` (an `Arc` this struct owns) lives, and the returned borrow of `self`
+        // cannot outlive it. Atomics may be shared between threads and processes.
+        unsafe { word.as_ref() }
     }
 
     pub(crate) fn positions(&self) -> Positions<'_> {
-        Positions {
-            write_pos: self.segment.atomic_u64(layout::OFF_WRITE_POS),
-            read_pos: self.segment.atomic_u64(layout::OFF_READ_POS),
+        Positions { write_pos: self.control(self.write_pos), read_pos: self.control(self.read_pos) }
+    }
+
+    fn parking(&self, words: &[NonNull<AtomicU32>; 3]) -> Parking<'_> {
+        Parking {
+            may_park: self.control(words[0]),
+            parked: self.control(words[1]),
+            futex: self.control(words[2]),
         }
     }
 
     pub(crate) fn reader_parking(&self) -> Parking<'_> {
-        Parking {
-            may_park: self.segment.atomic_u32(layout::peer_entry(READER) + layout::PEER_MAY_PARK),
-            parked: self.segment.atomic_u32(layout::OFF_READER_PARKED),
-            futex: self.segment.atomic_u32(layout::OFF_READER_FUTEX),
-        }
+        self.parking(&self.reader)
     }
 
     pub(crate) fn writer_parking(&self) -> Parking<'_> {
-        Parking {
-            may_park: self.segment.atomic_u32(layout::peer_entry(WRITER) + layout::PEER_MAY_PARK),
-            parked: self.segment.atomic_u32(layout::OFF_WRITER_PARKED),
-            futex: self.segment.atomic_u32(layout::OFF_WRITER_FUTEX),
-        }
+        self.parking(&self.writer)
     }
 
     /// Records in `role`'s peer entry whether its strategy may park (read by the other side).
@@ -140,15 +165,25 @@ impl Shared {
         // whatever the caller passes.
         let offset = usize::try_from(offset).unwrap_or(usize::MAX);
         assert!(
-            offset.checked_add(FRAME_HEADER as usize).is_some_and(|end| end <= self.data_len),
-            "frame at {offset} is outside the data area"
+            offset % 16 == 0
+                && offset.checked_add(FRAME_HEADER as usize).is_some_and(|end| end <= self.data_len),
+            "frame at {offset} is outside the data area or misaligned"
         );
         offset
     }
 
-    /// The frame header word at `field` of the frame at data offset `frame`.
+    /// The frame header word at byte `field` of the frame at data offset `frame`, a value
+    /// that `frame_offset` returned (so `frame + 16 <= data_len`).
     fn word(&self, frame: usize, field: usize) -> &AtomicU32 {
-        self.segment.atomic_u32(layout::DATA_OFFSET + frame + field)
+        assert!(field + 4 <= FRAME_HEADER as usize && field % 4 == 0);
+        assert!(frame % 16 == 0 && frame + FRAME_HEADER as usize <= self.data_len);
+        // SAFETY: in bounds of the data area (asserted: `frame + field + 4 <= data_len`), so of
+        // the mapping `data` points into, which lives as long as `self.segment`; 4-byte aligned
+        // (`data` is page-aligned, `frame` a multiple of 16, `field` of 4). The word is shared
+        // with another process, hence only ever accessed atomically while it is a header word;
+        // when the same bytes carry a message in another lap, the ring protocol orders the two
+        // uses (the writer writes them only after the reader released them).
+        unsafe { AtomicU32::from_ptr(self.data.as_ptr().add(frame + field).cast::<u32>()) }
     }
 
     /// The commit word of the frame at data offset `frame`.
