@@ -123,6 +123,7 @@ error_codes! {
     GeneratedNameClash = "FI0208": "name clashes with a generated name",
     NotImported = "FI0209": "reference to a library that is not imported",
     DuplicateImport = "FI0210": "library imported twice",
+    MessageSetNameClash = "FI0211": "name clashes with the generated message set (`AnyMessage`, `Library`)",
 
     UnsupportedDecl = "FI0301": "declaration kind is not flat",
     UnboundedString = "FI0302": "string without a bound",

@@ -93,6 +93,24 @@ fn every_code_has_a_corpus_file() {
     assert!(missing.is_empty(), "no file in {CORPUS} for {missing:?}");
 }
 
+/// FI0211 applies only to libraries with messages: elsewhere `AnyMessage` and `Library` are
+/// ordinary names.
+#[test]
+fn message_set_names_are_reserved_only_in_libraries_with_messages() {
+    let plain = "library shop.catalog;\n\
+                 type Library = struct { shelves uint16; };\n\
+                 type AnyMessage = struct { raw uint8; };\n";
+    if let Err(d) = compile_sources(&[("catalog.fidl", plain)]) {
+        panic!("a library without messages may use the names:\n{}", d.render(false));
+    }
+    let with_message = format!("{plain}@message\ntype Added = struct {{ id uint64; }};\n");
+    let Err(diagnostics) = compile_sources(&[("catalog.fidl", &with_message)]) else {
+        panic!("`Library` and `AnyMessage` next to a message compiled");
+    };
+    let codes: Vec<ErrorCode> = diagnostics.errors.iter().map(|d| d.code).collect();
+    assert_eq!(codes, [ErrorCode::MessageSetNameClash; 2], "{}", diagnostics.render(false));
+}
+
 #[test]
 fn unreadable_file_is_an_io_error() {
     let missing = repo_root().join(CORPUS).join("does-not-exist.fidl");

@@ -53,15 +53,15 @@ pub mod fingerprint;
 mod flat;
 #[cfg(target_os = "linux")]
 mod os;
-#[cfg(target_os = "linux")]
-pub mod segment;
-#[cfg(all(target_os = "linux", not(loom)))]
-pub mod stream;
 /// The ring protocol shared by the channel and the stream. Under `cfg(loom)` only its
 /// position-and-commit-word core is compiled, with loom's atomics (see `ring/core.rs`); the
 /// mapped-memory layers use std atomics and are left out.
 #[cfg_attr(loom, allow(dead_code))]
 mod ring;
+#[cfg(target_os = "linux")]
+pub mod segment;
+#[cfg(all(target_os = "linux", not(loom)))]
+pub mod stream;
 mod sync;
 #[cfg(all(target_os = "linux", not(loom)))]
 pub mod wait;

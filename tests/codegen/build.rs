@@ -1,6 +1,7 @@
 //! Compiles the example schemas, the valid corpus and a set of random schemas with
 //! `flatipc_gen::Builder`, exactly as a user's build script would, and writes a table of
-//! rustc-computed layouts for the tests to compare with the IR.
+//! rustc-computed layouts and one of the generated message sets for the tests to compare with the
+//! IR.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -45,12 +46,13 @@ fn main() -> Result<(), flatipc_gen::BuildError> {
         &flatipc_gen::builder::generate(&schema, flatipc_gen::Output::Json),
     )?;
 
-    // 3. Module declarations and the layout table.
+    // 3. Module declarations, the layout table and the message sets.
     let market =
         flatipc_gen::compile_files(&[root.join("schemas/market.fidl")], &[root.join("schemas")])
             .map_err(flatipc_gen::BuildError::Schema)?;
     let mut modules = String::new();
     let mut table = String::from("/// `(fully qualified name, size, align, fingerprint, members)` as rustc and the derive see them.\npub const LAYOUTS: &[(&str, usize, usize, u64, &[::flatipc::Member])] = &[\n");
+    let mut sets = String::from("/// `(library, MessageSet::LIBRARY, MessageSet::MESSAGES)` of every generated `Library`.\npub const MESSAGE_SETS: &[(&str, &str, &[::flatipc::stream::MessageInfo])] = &[\n");
     for s in [&market, &schema] {
         for lib in &s.libraries {
             let m = lib.underscored();
@@ -58,6 +60,16 @@ fn main() -> Result<(), flatipc_gen::BuildError> {
                 continue;
             }
             let _ = writeln!(modules, "pub mod {m} {{ ::flatipc::include_schema!(\"{m}\"); }}");
+            let has_messages = lib.decls.iter().any(|id| {
+                matches!(&s.decl(*id).kind, flatipc_gen::ir::DeclKind::Struct(st) if st.message.is_some())
+            });
+            if has_messages {
+                let set = format!(
+                    "<{}::Library as ::flatipc::stream::MessageSet>",
+                    flatipc_gen::backend::rust::ident(&m)
+                );
+                let _ = writeln!(sets, "    (\"{}\", {set}::LIBRARY, {set}::MESSAGES),", lib.name);
+            }
             for id in &lib.decls {
                 let d = s.decl(*id);
                 if let flatipc_gen::ir::DeclKind::Struct(_) = d.kind {
@@ -76,6 +88,8 @@ fn main() -> Result<(), flatipc_gen::BuildError> {
         }
     }
     table.push_str("];\n");
+    sets.push_str("];\n");
+    table.push_str(&sets);
     write(&out.join("modules.rs"), &modules);
     write(&out.join("layouts.rs"), &table);
     Ok(())

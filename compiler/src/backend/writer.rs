@@ -58,6 +58,14 @@ impl CodeWriter {
         self.line(close);
     }
 
+    /// Runs `body` one level deeper, without opening or closing lines (for continuation lines,
+    /// such as a method call that rustfmt moves under its receiver).
+    pub fn indented(&mut self, body: impl FnOnce(&mut Self)) {
+        self.indent += 1;
+        body(self);
+        self.indent -= 1;
+    }
+
     /// The current indentation width in columns.
     pub fn column(&self) -> usize {
         self.indent * 4

@@ -124,6 +124,7 @@ impl<'a> Checker<'a> {
             self.resolve_decl(lib, &name);
         }
         self.check_message_ids();
+        self.check_message_set_names();
     }
 
     fn finish(self) -> Schema {
@@ -495,6 +496,55 @@ impl<'a> Checker<'a> {
             .with_label("duplicate message id")
             .with_secondary(other_span, "this message has the same id")
             .with_hint("give one of them an explicit, unique id with `@message(id=N)`");
+            self.error(d);
+        }
+    }
+
+    /// Reports declarations named like the items generated for a library with messages
+    /// ([`names::MESSAGE_SET_NAMES`]). Messages are found in the syntax tree, so that the clash
+    /// is reported even when a message has errors of its own.
+    fn check_message_set_names(&mut self) {
+        let mut errors = Vec::new();
+        for lib in &self.libs {
+            let messages: Vec<&ast::Ident> = lib
+                .files
+                .iter()
+                .flat_map(|f| &self.files[*f].ast.decls)
+                .filter(|d| matches!(d.kind, ast::DeclKind::Struct { .. }))
+                .filter(|d| d.attributes.iter().any(|a| a.name.name == "message"))
+                .map(|d| &d.name)
+                .collect();
+            for name in names::MESSAGE_SET_NAMES {
+                let Some(r) = lib.decls.get(*name) else { continue };
+                let clash = &self.ast_decl(*r).name;
+                // Point at another message when there is one: the clash may be a message itself.
+                let Some(message) =
+                    messages.iter().find(|m| m.name != clash.name).or(messages.first())
+                else {
+                    continue;
+                };
+                let mut d = Diagnostic::new(
+                    ErrorCode::MessageSetNameClash,
+                    clash.span,
+                    format!(
+                        "`{name}` clashes with the message set that flatipc-gen generates for library `{}` (it has messages)",
+                        lib.name
+                    ),
+                )
+                .with_label(format!("clashes with the generated `{name}`"))
+                .with_hint(
+                    "rename the declaration; flatipc-gen generates `AnyMessage` and `Library` for libraries with messages",
+                );
+                if message.span != clash.span {
+                    d = d.with_secondary(
+                        message.span,
+                        "a message: the library gets `AnyMessage` and `Library`",
+                    );
+                }
+                errors.push(d);
+            }
+        }
+        for d in errors {
             self.error(d);
         }
     }

@@ -50,6 +50,11 @@ pub const ENUM_MEMBER_RESERVED: &[&str] = &[
     "difference",
 ];
 
+/// The items generated Rust adds to the module of a library with at least one message (its
+/// message set, for framed streams: `enum AnyMessage` and `struct Library`). Such a library may
+/// not declare these names (FI0211); a library without messages may.
+pub const MESSAGE_SET_NAMES: &[&str] = &["AnyMessage", "Library"];
+
 /// Why a name may not be used, if it may not.
 pub fn reserved_reason(name: &str) -> Option<&'static str> {
     if C_RESERVED.contains(&name) {

@@ -19,6 +19,8 @@ use crate::sync::{AtomicU32, AtomicU64, Ordering};
 /// Bytes of the frame header at the start of every slot (typed) and frame (stream):
 /// `u32 commit; u32 size; u32 id; u16 version; u16 flags`.
 pub(crate) const FRAME_HEADER: u64 = 16;
+/// [`FRAME_HEADER`] as a `usize`, for offsets into the mapping.
+pub(crate) const FRAME_HEADER_BYTES: usize = 16;
 /// Frame header offsets.
 pub(crate) const FH_COMMIT: usize = 0;
 pub(crate) const FH_SIZE: usize = 4;
@@ -35,6 +37,7 @@ pub(crate) const MAX_CAPACITY: u64 = 1 << 30;
 /// The commit word of the frame at `position`: `(position × 2 + 1) mod 2^32`. It is never 0 (the
 /// value of a frame not yet written) and differs from the tag of the frame one lap earlier at the
 /// same place as long as `capacity < 2^31`.
+#[allow(clippy::cast_possible_truncation)] // the tag is the position modulo 2^32, by design
 pub(crate) const fn tag(position: u64) -> u32 {
     ((position << 1) | 1) as u32
 }
@@ -76,11 +79,7 @@ pub(crate) fn check(read_pos: u64, write_pos: u64, capacity: u64) -> Result<(), 
 /// Whether the commit word `word` of the frame at `position` says it is committed: `Ok(true)` if
 /// it holds `tag(position)`, `Ok(false)` if it holds 0 (never written, or cleared ahead by the
 /// stream writer) or the tag of the frame a lap earlier, an error otherwise.
-pub(crate) fn committed(
-    word: &AtomicU32,
-    position: u64,
-    capacity: u64,
-) -> Result<bool, Corrupt> {
+pub(crate) fn committed(word: &AtomicU32, position: u64, capacity: u64) -> Result<bool, Corrupt> {
     // SYNC POINT A (Acquire): pairs with the writer's Release store of the commit word in
     // `WriterCore::publish`: every byte of the frame, and the cleared commit word of the next
     // stream frame, happen-before the reader's reads.

@@ -8,7 +8,9 @@ use crate::ValidationError;
 #[non_exhaustive]
 pub enum SendError {
     /// No room: the reader has not released enough space (only from `try_*` calls).
-    #[error("the ring is full: the reader has not released enough space; retry, or use `send` to wait")]
+    #[error(
+        "the ring is full: the reader has not released enough space; retry, or use `send` to wait"
+    )]
     Full,
     /// `send_timeout` waited for room for the whole timeout.
     #[error("timed out waiting for the reader to free space (is the reader running?)")]
@@ -86,7 +88,9 @@ pub enum RecvError {
 impl From<Corrupt> for SendError {
     fn from(c: Corrupt) -> Self {
         match c {
-            Corrupt::Positions { read_pos, write_pos } => SendError::Corrupt { read_pos, write_pos },
+            Corrupt::Positions { read_pos, write_pos } => {
+                SendError::Corrupt { read_pos, write_pos }
+            }
             Corrupt::Frame { position, .. } => {
                 SendError::Corrupt { read_pos: position, write_pos: position }
             }
@@ -97,7 +101,9 @@ impl From<Corrupt> for SendError {
 impl From<Corrupt> for RecvError {
     fn from(c: Corrupt) -> Self {
         match c {
-            Corrupt::Positions { read_pos, write_pos } => RecvError::Corrupt { read_pos, write_pos },
+            Corrupt::Positions { read_pos, write_pos } => {
+                RecvError::Corrupt { read_pos, write_pos }
+            }
             Corrupt::Frame { position, field, value } => {
                 RecvError::CorruptFrame { position, field, value }
             }

@@ -4,7 +4,9 @@
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use super::core::{Corrupt, Positions, FH_COMMIT, FH_ID, FH_SIZE, FH_VERSION_FLAGS, FRAME_HEADER};
+use super::core::{
+    Corrupt, Positions, FH_COMMIT, FH_ID, FH_SIZE, FH_VERSION_FLAGS, FRAME_HEADER_BYTES,
+};
 use crate::error::OpenError;
 use crate::segment::{layout, Segment};
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
@@ -166,7 +168,7 @@ impl Shared {
         let offset = usize::try_from(offset).unwrap_or(usize::MAX);
         assert!(
             offset % 16 == 0
-                && offset.checked_add(FRAME_HEADER as usize).is_some_and(|end| end <= self.data_len),
+                && offset.checked_add(FRAME_HEADER_BYTES).is_some_and(|end| end <= self.data_len),
             "frame at {offset} is outside the data area or misaligned"
         );
         offset
@@ -175,15 +177,18 @@ impl Shared {
     /// The frame header word at byte `field` of the frame at data offset `frame`, a value
     /// that `frame_offset` returned (so `frame + 16 <= data_len`).
     fn word(&self, frame: usize, field: usize) -> &AtomicU32 {
-        assert!(field + 4 <= FRAME_HEADER as usize && field % 4 == 0);
-        assert!(frame % 16 == 0 && frame + FRAME_HEADER as usize <= self.data_len);
-        // SAFETY: in bounds of the data area (asserted: `frame + field + 4 <= data_len`), so of
-        // the mapping `data` points into, which lives as long as `self.segment`; 4-byte aligned
-        // (`data` is page-aligned, `frame` a multiple of 16, `field` of 4). The word is shared
-        // with another process, hence only ever accessed atomically while it is a header word;
-        // when the same bytes carry a message in another lap, the ring protocol orders the two
-        // uses (the writer writes them only after the reader released them).
-        unsafe { AtomicU32::from_ptr(self.data.as_ptr().add(frame + field).cast::<u32>()) }
+        assert!(field + 4 <= FRAME_HEADER_BYTES && field % 4 == 0);
+        assert!(frame % 16 == 0 && frame + FRAME_HEADER_BYTES <= self.data_len);
+        // SAFETY: `frame + field + 4 <= data_len` (asserted), so the offset stays in bounds of
+        // the mapping `data` points into (which lives as long as `self.segment`) and cannot
+        // overflow `isize`.
+        let ptr = unsafe { self.data.as_ptr().add(frame + field) };
+        // SAFETY: `ptr` is valid for 4 bytes (above) for the lifetime of `&self`, and 4-byte
+        // aligned (`data` is page-aligned, `frame` a multiple of 16, `field` of 4). The word is
+        // shared with another process, hence only ever accessed atomically while it is a header
+        // word; when the same bytes carry a message in another lap, the ring protocol orders the
+        // two uses (the writer writes them only after the reader released them).
+        unsafe { AtomicU32::from_ptr(ptr.cast::<u32>()) }
     }
 
     /// The commit word of the frame at data offset `frame`.
@@ -204,12 +209,13 @@ impl Shared {
     /// SYNC POINT A). Atomic loads, so that even a writer that breaks the protocol cannot make
     /// this a data race.
     pub(crate) fn read_header(&self, frame: usize) -> FrameHeader {
-        let version_flags = self.word(frame, FH_VERSION_FLAGS).load(Ordering::Relaxed);
+        let [v0, v1, f0, f1] =
+            self.word(frame, FH_VERSION_FLAGS).load(Ordering::Relaxed).to_le_bytes();
         FrameHeader {
             size: self.word(frame, FH_SIZE).load(Ordering::Relaxed),
             id: self.word(frame, FH_ID).load(Ordering::Relaxed),
-            version: version_flags as u16,
-            flags: (version_flags >> 16) as u16,
+            version: u16::from_le_bytes([v0, v1]),
+            flags: u16::from_le_bytes([f0, f1]),
         }
     }
 
@@ -220,7 +226,7 @@ impl Shared {
     ///
     /// If the bytes are not all inside the data area.
     pub(crate) fn message_ptr(&self, frame: usize, len: usize) -> NonNull<u8> {
-        let start = frame + FRAME_HEADER as usize;
+        let start = frame + FRAME_HEADER_BYTES;
         assert!(
             start.checked_add(len).is_some_and(|end| end <= self.data_len),
             "message bytes {start}+{len} are outside the data area of {} bytes",

@@ -8,7 +8,9 @@ use crate::os;
 
 use super::layout::*;
 use super::memory::Memory;
-use super::spec::{data_size, frame_fits, max_align, min_slot_size, Expect, MessageEntry, RingKind, SegmentSpec};
+use super::spec::{
+    data_size, frame_fits, max_align, min_slot_size, Expect, MessageEntry, RingKind, SegmentSpec,
+};
 use super::{unix_ns, Geometry};
 
 impl Memory {

@@ -68,13 +68,13 @@ use std::time::{Duration, Instant};
 
 pub use set::{view, InSet, MessageInfo, MessageSet, ViewError};
 
-pub use crate::ring::{RecvError, SendError};
 use crate::error::OpenError;
 use crate::ring::core::{
     check_frame, committed, frame_len, FrameKind, Publication, ReaderCore, WriterCore,
     FRAME_HEADER, PADDING_ID,
 };
 use crate::ring::{FrameHeader, Shared, READER, WRITER};
+pub use crate::ring::{RecvError, SendError};
 use crate::segment::spec::stream_capacity_for;
 use crate::segment::{Expect, MessageEntry, RingKind, Segment, SegmentSpec};
 use crate::sync::Ordering;
@@ -180,7 +180,10 @@ pub struct StreamWriter<S: MessageSet> {
 
 /// The length of the committed frame at `position`, if there is one (a restarted writer skips
 /// the frames its predecessor committed after its last `write_pos` store).
-fn committed_len(shared: &Shared, position: u64) -> Result<Option<u64>, crate::ring::core::Corrupt> {
+fn committed_len(
+    shared: &Shared,
+    position: u64,
+) -> Result<Option<u64>, crate::ring::core::Corrupt> {
     let capacity = shared.capacity;
     let offset = position % capacity;
     let frame = shared.frame_offset(offset);
@@ -256,7 +259,8 @@ impl<S: MessageSet> StreamWriter<S> {
             // message frame then starts at offset 0.
             let pad = self.shared.frame_offset(capacity - padding);
             let size = u32::try_from(padding - FRAME_HEADER).unwrap_or(u32::MAX);
-            self.shared.write_header(pad, FrameHeader { size, id: PADDING_ID, version: 0, flags: 0 });
+            self.shared
+                .write_header(pad, FrameHeader { size, id: PADDING_ID, version: 0, flags: 0 });
             self.clear_commit_word(0);
             self.core.publish(self.shared.commit_word(pad), 0);
             self.core.advance(p, padding);
@@ -279,8 +283,8 @@ impl<S: MessageSet> StreamWriter<S> {
 
     /// Publishes the `T` written in the frame at data offset `frame`.
     fn commit<T: InSet<S>>(&mut self, frame: usize) {
-        let size = size_of::<T>() as u32;
-        let id = T::MESSAGE_ID.unwrap_or(0);
+        let info = const { MessageInfo::of::<T>() };
+        let (size, id) = (info.size, info.id);
         self.shared.write_header(frame, FrameHeader { size, id, version: 0, flags: 0 });
         let len = frame_len(u64::from(size));
         self.clear_commit_word((self.core.position() + len) % self.shared.capacity);

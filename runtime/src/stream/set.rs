@@ -23,11 +23,13 @@ pub struct MessageInfo {
 impl MessageInfo {
     /// The description of `T`. Evaluated in a `const`, it fails to compile when `T` has no message
     /// id (a nested struct) or does not fit in a frame (larger than `u32::MAX` bytes).
+    #[allow(clippy::cast_possible_truncation)] // both casts are checked by the asserts
     pub const fn of<T: FlatMessage>() -> MessageInfo {
         let Some(id) = T::MESSAGE_ID else {
             panic!("a framed stream carries top-level messages only (this type has no message id)")
         };
         assert!(size_of::<T>() <= u32::MAX as usize, "message larger than u32::MAX bytes");
+        assert!(align_of::<T>() <= u32::MAX as usize);
         MessageInfo {
             id,
             fingerprint: T::FINGERPRINT,
@@ -110,7 +112,11 @@ pub enum ViewError {
 /// [`ViewError::Invalid`].
 pub fn view<T: FlatMessage>(bytes: &[u8]) -> Result<&T, ViewError> {
     if bytes.len() != size_of::<T>() {
-        return Err(ViewError::Size { name: T::NAME, expected: size_of::<T>(), found: bytes.len() });
+        return Err(ViewError::Size {
+            name: T::NAME,
+            expected: size_of::<T>(),
+            found: bytes.len(),
+        });
     }
     let value = T::ref_from_bytes(bytes)
         .map_err(|_| ViewError::Misaligned { name: T::NAME, align: align_of::<T>() })?;
