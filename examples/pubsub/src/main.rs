@@ -1,18 +1,22 @@
-//! Two processes, one typed shared-memory channel.
+//! Two processes over shared memory: a typed channel, then a framed stream.
 //!
 //! `cargo run --release -p flatipc-pubsub` starts a subscriber and a publisher as two separate
-//! processes: the publisher `loan`s `market.data/Quote` messages directly in shared memory,
-//! fills and commits them; the subscriber reads them in place and checks every one.
+//! processes, twice:
+//! - over a typed channel, the publisher `loan`s `market.data/Quote` messages directly in shared
+//!   memory, fills and commits them; the subscriber reads them in place and checks every one;
+//! - over a framed stream of the whole `market.data` library, the publisher interleaves `Trade`s
+//!   and `Quote`s; the subscriber dispatches on the generated `market_data::AnyMessage` enum.
 //!
-//! Run the two sides yourself (in two terminals, in either order):
-//! `cargo run --release -p flatipc-pubsub -- subscribe` and
+//! Run the two sides yourself (in two terminals, in either order; add `--stream` to both for the
+//! framed stream): `cargo run --release -p flatipc-pubsub -- subscribe` and
 //! `cargo run --release -p flatipc-pubsub -- publish --count 1000000`.
 
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
-use flatipc::channel::{ChannelOptions, Reader, RecvError, Writer};
+use flatipc::channel::{ChannelOptions, Reader, RecvError, SendError, Writer};
+use flatipc::stream::{StreamOptions, StreamReader, StreamWriter};
 
 // A binary uses only part of a schema; the rest would be reported as dead code.
 #[allow(dead_code)]
@@ -24,7 +28,7 @@ mod market_data {
     flatipc::include_schema!("market_data");
 }
 
-use market_data::{Quote, TradingStatus, Venue};
+use market_data::{AnyMessage, Library, Quote, Trade, TradeFlags, TradingStatus, Venue};
 
 #[derive(Parser, Debug)]
 #[command(about = "flatipc publisher/subscriber over /dev/shm")]
@@ -32,6 +36,9 @@ struct Cli {
     /// Segment name (the file is `/dev/shm/flatipc.<name>`).
     #[arg(long, default_value = "pubsub-quotes", global = true)]
     name: String,
+    /// Use a framed stream of every `market.data` message instead of a typed `Quote` channel.
+    #[arg(long, global = true)]
+    stream: bool,
     #[command(subcommand)]
     role: Option<Role>,
 }
@@ -46,6 +53,19 @@ enum Role {
     },
     /// Receive quotes until the publisher has gone and everything was read.
     Subscribe,
+}
+
+/// Retries a loan until the ring has room (spinning); any other error ends the run.
+macro_rules! wait_loan {
+    ($loan:expr) => {
+        loop {
+            match $loan {
+                Ok(loan) => break loan,
+                Err(SendError::Full) => std::hint::spin_loop(),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    };
 }
 
 fn now_ns() -> u64 {
@@ -64,27 +84,95 @@ fn publish(name: &str, count: u64) -> Result<(), String> {
     let start = writer.position();
     for seq in start..start + count {
         // Wait for a free slot, then build the message in place.
-        let mut quote = loop {
-            match writer.loan() {
-                Ok(q) => break q,
-                Err(flatipc::channel::SendError::Full) => std::hint::spin_loop(),
-                Err(e) => return Err(e.to_string()),
-            }
-        };
-        quote.sequence = seq;
-        quote.exchange_ts_ns = now_ns();
-        quote.symbol.set(if seq % 2 == 0 { "AAPL" } else { "MSFT" }).map_err(|e| e.to_string())?;
-        quote.bid.mantissa = 18_900 + i64::try_from(seq % 100).unwrap_or(0);
-        quote.bid.exponent = -2;
-        quote.ask = quote.bid;
-        quote.ask.mantissa += 1;
-        quote.bid_size = 100;
-        quote.ask_size = 200;
-        quote.venue = Venue::XNAS;
-        quote.status = TradingStatus::OPEN;
+        let mut quote = wait_loan!(writer.loan());
+        fill_quote(&mut quote, seq)?;
         quote.commit();
     }
     println!("publisher: sent {count} quotes ({start}..{})", start + count);
+    Ok(())
+}
+
+/// Fills `quote` as message `seq` of the feed.
+fn fill_quote(quote: &mut Quote, seq: u64) -> Result<(), String> {
+    quote.sequence = seq;
+    quote.exchange_ts_ns = now_ns();
+    quote.symbol.set(if seq % 2 == 0 { "AAPL" } else { "MSFT" }).map_err(|e| e.to_string())?;
+    quote.bid.mantissa = 18_900 + i64::try_from(seq % 100).unwrap_or(0);
+    quote.bid.exponent = -2;
+    quote.ask = quote.bid;
+    quote.ask.mantissa += 1;
+    quote.bid_size = 100;
+    quote.ask_size = 200;
+    quote.venue = Venue::XNAS;
+    quote.status = TradingStatus::OPEN;
+    Ok(())
+}
+
+/// Publishes `count` messages on a framed stream, numbered by one sequence: every third one a
+/// `Trade`, the others `Quote`s, each built in place in the ring.
+fn publish_stream(name: &str, count: u64) -> Result<(), String> {
+    let mut writer = StreamWriter::<Library>::open_or_create(name, &stream_options())
+        .map_err(|e| e.to_string())?;
+    for seq in 0..count {
+        if seq % 3 == 0 {
+            let mut trade = wait_loan!(writer.loan::<Trade>());
+            trade.sequence = seq;
+            trade.exchange_ts_ns = now_ns();
+            trade.price.mantissa = 18_900 + i64::try_from(seq % 100).unwrap_or(0);
+            trade.price.exponent = -2;
+            trade.quantity = 100;
+            trade.venue = Venue::XNAS;
+            trade.flags = TradeFlags::empty();
+            trade.commit();
+        } else {
+            let mut quote = wait_loan!(writer.loan::<Quote>());
+            fill_quote(&mut quote, seq)?;
+            quote.commit();
+        }
+    }
+    println!("publisher: sent {count} trades and quotes on a framed stream");
+    Ok(())
+}
+
+fn stream_options() -> StreamOptions {
+    StreamOptions { capacity: 1 << 20, ..StreamOptions::default() }
+}
+
+fn subscribe_stream(name: &str) -> Result<(), String> {
+    let mut reader = StreamReader::<Library>::open_or_create(name, &stream_options())
+        .map_err(|e| e.to_string())?;
+    let (mut trades, mut quotes, mut expected) = (0u64, 0u64, 0u64);
+    loop {
+        let frame = match reader.recv_timeout(Duration::from_secs(30)) {
+            Ok(frame) => frame,
+            Err(RecvError::Disconnected) => break,
+            Err(e) => return Err(e.to_string()),
+        };
+        // Dispatch on the generated view enum: each variant is `&T` into the ring.
+        let sequence = match frame.message() {
+            Some(Ok(AnyMessage::Trade(trade))) => {
+                trades += 1;
+                trade.sequence
+            }
+            Some(Ok(AnyMessage::Quote(quote))) => {
+                quotes += 1;
+                if quote.ask.mantissa != quote.bid.mantissa + 1 {
+                    return Err(format!("quote {} is wrong", quote.sequence));
+                }
+                quote.sequence
+            }
+            Some(Ok(other)) => return Err(format!("unexpected message {}", other.name())),
+            Some(Err(e)) => return Err(e.to_string()),
+            None => continue, // an id this build does not know: skip it
+        };
+        if sequence != expected {
+            return Err(format!("message {sequence} arrived, expected {expected}"));
+        }
+        expected += 1;
+    }
+    println!(
+        "subscriber: received {trades} trades and {quotes} quotes in order on a framed stream"
+    );
     Ok(())
 }
 
@@ -121,22 +209,23 @@ fn subscribe(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn demo(name: &str) -> Result<(), String> {
+fn demo(name: &str, stream: bool) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    println!("starting a subscriber and a publisher as two processes on /dev/shm/flatipc.{name}");
-    let mut subscriber = Command::new(&exe)
-        .args(["--name", name, "subscribe"])
-        .spawn()
-        .map_err(|e| e.to_string())?;
+    let what = if stream { "framed stream" } else { "typed channel" };
+    println!("starting a subscriber and a publisher as two processes on a {what}, /dev/shm/flatipc.{name}");
+    let flags: &[&str] = if stream { &["--stream", "--name", name] } else { &["--name", name] };
+    let mut subscriber =
+        Command::new(&exe).args(flags).arg("subscribe").spawn().map_err(|e| e.to_string())?;
     std::thread::sleep(Duration::from_millis(100));
     let publisher = Command::new(&exe)
-        .args(["--name", name, "publish", "--count", "1000000"])
+        .args(flags)
+        .args(["publish", "--count", "1000000"])
         .status()
         .map_err(|e| e.to_string())?;
     let subscribed = subscriber.wait().map_err(|e| e.to_string())?;
     let _ = flatipc::Segment::remove(name);
     if publisher.success() && subscribed.success() {
-        println!("done: both processes agree on every quote");
+        println!("done: both processes agree on every message");
         Ok(())
     } else {
         Err("a process failed".to_string())
@@ -146,9 +235,11 @@ fn demo(name: &str) -> Result<(), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.role {
+        Some(Role::Publish { count }) if cli.stream => publish_stream(&cli.name, count),
         Some(Role::Publish { count }) => publish(&cli.name, count),
+        Some(Role::Subscribe) if cli.stream => subscribe_stream(&cli.name),
         Some(Role::Subscribe) => subscribe(&cli.name),
-        None => demo(&cli.name),
+        None => demo(&cli.name, false).and_then(|()| demo(&format!("{}-stream", cli.name), true)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
