@@ -381,8 +381,8 @@ fn type_mismatch_names_both_types() {
     let message = err.to_string();
     assert!(message.contains("`Quote`") && message.contains("`QuoteV2`"), "{message}");
 
-    let err =
-        Segment::open(&name, &Expect { kind: RingKind::FramedStream, messages: vec![] }).unwrap_err();
+    let err = Segment::open(&name, &Expect { kind: RingKind::FramedStream, messages: vec![] })
+        .unwrap_err();
     assert!(
         matches!(
             err,

@@ -96,7 +96,7 @@ fn publish(name: &str, count: u64) -> Result<(), String> {
 fn fill_quote(quote: &mut Quote, seq: u64) -> Result<(), String> {
     quote.sequence = seq;
     quote.exchange_ts_ns = now_ns();
-    quote.symbol.set(if seq % 2 == 0 { "AAPL" } else { "MSFT" }).map_err(|e| e.to_string())?;
+    quote.symbol.set(if seq.is_multiple_of(2) { "AAPL" } else { "MSFT" }).map_err(|e| e.to_string())?;
     quote.bid.mantissa = 18_900 + i64::try_from(seq % 100).unwrap_or(0);
     quote.bid.exponent = -2;
     quote.ask = quote.bid;
@@ -114,7 +114,7 @@ fn publish_stream(name: &str, count: u64) -> Result<(), String> {
     let mut writer = StreamWriter::<Library>::open_or_create(name, &stream_options())
         .map_err(|e| e.to_string())?;
     for seq in 0..count {
-        if seq % 3 == 0 {
+        if seq.is_multiple_of(3) {
             let mut trade = wait_loan!(writer.loan::<Trade>());
             trade.sequence = seq;
             trade.exchange_ts_ns = now_ns();

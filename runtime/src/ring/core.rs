@@ -162,16 +162,23 @@ impl WriterCore {
         p: Positions<'_>,
         len: u64,
     ) -> Result<Option<(u64, u64)>, Corrupt> {
-        let offset = self.pos % self.capacity;
-        let tail = self.capacity - offset;
-        let padding = if len <= tail { 0 } else { tail };
-        // The frame, any padding before it, and the next frame's header (whose commit word
-        // `publish` clears) must all be free.
-        let needed = padding + len + FRAME_HEADER;
+        let (padding, needed) = self.frame_needs(len);
         if self.free(p, needed)? < needed {
             return Ok(None);
         }
+        let offset = self.pos % self.capacity;
         Ok(Some((padding, (offset + padding) % self.capacity)))
+    }
+
+    /// For a stream frame of `len` bytes at the current position: the padding to write first
+    /// (0 if the frame fits before the end of the ring) and the free bytes the frame needs — the
+    /// padding, the frame, and the next frame's header, whose commit word `publish` clears. At
+    /// most `2 × len` (padding is only needed when fewer than `len` bytes are left), so at most
+    /// `capacity` when `len ≤ capacity / 2`.
+    pub(crate) fn frame_needs(&self, len: u64) -> (u64, u64) {
+        let tail = self.capacity - self.pos % self.capacity;
+        let padding = if len <= tail { 0 } else { tail };
+        (padding, padding + len + FRAME_HEADER)
     }
 
     /// Publishes the frame at position `pos + k` by storing its tag in its commit word.

@@ -364,7 +364,7 @@ impl<S: MessageSet> StreamWriter<S> {
         }
         let shared = &self.shared;
         let core = &mut self.core;
-        let needed = 2 * frame_len(size_of::<T>() as u64) + FRAME_HEADER;
+        let (_, needed) = core.frame_needs(frame_len(size_of::<T>() as u64));
         wait_for(
             self.wait,
             shared.writer_parking(),
