@@ -721,7 +721,7 @@ fn flatipc_rt(
 /// flatipc round trip over two framed streams (busy-spin), 64-byte messages.
 fn stream_flatipc_rt(pinned: bool) -> Lat {
     let names = Segments::new("frames", 2);
-    let options = StreamOptions { capacity: 64 * 1024, wait: WaitStrategy::Spin };
+    let options = StreamOptions { capacity: 8 * 1024, wait: WaitStrategy::Spin };
     let mut w =
         StreamWriter::<BenchSet>::create(&names.0[0], &options).expect("create request stream");
     let mut r =

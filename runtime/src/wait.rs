@@ -52,6 +52,7 @@ impl Parking<'_> {
     ///
     /// The SeqCst fence here and the one in [`Parking::sleep`] form a Dekker pair: either the
     /// waiter's re-check sees the progress, or this load sees `parked != 0`.
+    #[inline]
     pub(crate) fn wake(&self) {
         if self.may_park.load(Ordering::Relaxed) == 0 {
             // The waiter spins or yields and never sleeps: nothing to wake, no fence needed.

@@ -601,9 +601,8 @@ fn full_ring_reports_full_and_works_again_after_draining() {
     while sent < 100 && tx.try_send(&Small { seq: sent }).is_ok() {
         sent += 1;
     }
-    // 512 bytes hold 16 frames of 32, but the writer keeps the header after its last frame free
-    // (it clears that commit word before publishing), so 15 fit.
-    assert_eq!(sent, 15);
+    // 512 bytes hold 16 frames of 32.
+    assert_eq!(sent, 16);
     assert_eq!(tx.try_send(&Small { seq: sent }), Err(SendError::Full));
     assert!(matches!(tx.loan::<Small>(), Err(SendError::Full)));
     assert_eq!(
@@ -654,17 +653,19 @@ fn send_waits_only_for_the_room_its_frame_needs() {
     });
     let big = |seq| Big { seq, data: [seq; 29] };
     tx.try_send(&big(0)).unwrap();
-    assert_eq!(tx.try_send(&big(1)), Err(SendError::Full));
+    tx.try_send(&big(1)).unwrap();
+    assert_eq!(tx.try_send(&big(2)), Err(SendError::Full));
     let reader = thread::spawn(move || {
         thread::sleep(Duration::from_millis(50));
         assert_eq!(rx.try_recv().unwrap().get::<Big>(), Some(Ok(&big(0))));
         rx
     });
-    // Once the reader released the first frame the ring is empty, and 256 + 16 bytes fit.
-    let result = tx.send_timeout(&big(1), Duration::from_secs(2));
+    // Once the reader released the first frame, its 256 bytes are free, and that is enough.
+    let result = tx.send_timeout(&big(2), Duration::from_secs(2));
     let mut rx = reader.join().unwrap();
-    assert_eq!(result, Ok(()), "send_timeout into a drained ring");
+    assert_eq!(result, Ok(()), "send_timeout once one frame was released");
     assert_eq!(rx.try_recv().unwrap().get::<Big>(), Some(Ok(&big(1))));
+    assert_eq!(rx.try_recv().unwrap().get::<Big>(), Some(Ok(&big(2))));
 }
 
 #[test]
@@ -1080,14 +1081,13 @@ fn scribble(next: &mut impl FnMut() -> u64, len: u64, positions: [u64; 2]) -> (u
         0 => (next() % len, random_bytes(next)),
         // A plausible but wrong position (`write_pos` at 2560, `read_pos` at 2688).
         1 => ([2560, 2688][pick(next, 2)], ((next() % 128) * 16).to_le_bytes().to_vec()),
-        // A frame header the reader may accept: the right tag at the reader's or the writer's
-        // position (or a random one), any size, a known, padding or random id.
+        // A frame header the reader may accept, at the reader's or the writer's position (or a
+        // random one): any size, a known, padding or random id.
         2 => {
             let position = [positions[0], positions[1], (next() % 128) * 16][pick(next, 3)];
-            let tag = u32::try_from((position * 2 + 1) % (1 << 32)).unwrap();
             let ids = [SMALL, MEDIUM, LARGE, HUGE, 0xFFFF_0001, small(next, 1 << 32)];
             let size = [small(next, 600), small(next, 1 << 32)][pick(next, 2)];
-            let header = [tag, size, ids[pick(next, 6)], 0];
+            let header = [size, ids[pick(next, 6)], 0, 0];
             (4096 + position % 512, header.as_bytes().to_vec())
         }
         // The data area, random bytes.
@@ -1110,7 +1110,7 @@ fn scribbled_segments_give_errors_not_crashes() {
         let positions = {
             let mut tx = StreamWriter::<Lib>::create(&name, &options(512)).unwrap();
             let mut rx = StreamReader::<Lib>::open(&name, WaitStrategy::Spin).unwrap();
-            // A few laps (tags of two laps and padding in the ring), then a few frames unread.
+            // A few laps (frames of two laps and padding in the ring), then a few frames unread.
             for seq in 0..10 + round % 40 {
                 try_send_seq(&mut tx, seq).unwrap();
                 drop(rx.try_recv().unwrap());

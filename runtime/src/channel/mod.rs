@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::OpenError;
-use crate::ring::core::{Publication, ReaderCore, WriterCore};
+use crate::ring::core::{ReaderCore, WriterCore};
 use crate::ring::Shared;
 use crate::segment::{layout, Expect, MessageEntry, RingKind, Segment, SegmentSpec};
 use crate::wait::{wait_for, WaitStrategy};
@@ -130,7 +130,7 @@ impl<T: FlatMessage> Writer<T> {
         segment.lock_peer(WRITER)?;
         let shared = Shared::new(segment);
         shared.announce(WRITER, wait);
-        let core = WriterCore::attach(shared.positions(), shared.capacity, |_| Ok(None))
+        let core = WriterCore::attach(shared.positions(), shared.capacity)
             .map_err(|c| shared.corrupt_at_attach(c))?;
         Ok(Self { shared, core, wait, _type: PhantomData })
     }
@@ -319,7 +319,7 @@ impl<T: FlatMessage> Reader<T> {
         segment.lock_peer(READER)?;
         let shared = Shared::new(segment);
         shared.announce(READER, wait);
-        let core = ReaderCore::attach(shared.positions(), shared.capacity, Publication::WritePos)
+        let core = ReaderCore::attach(shared.positions(), shared.capacity, 1)
             .map_err(|c| shared.corrupt_at_attach(c))?;
         Ok(Self { shared, core, wait, empty_polls: 0, _type: PhantomData })
     }

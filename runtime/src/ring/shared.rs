@@ -4,9 +4,7 @@
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use super::core::{
-    Corrupt, Positions, FH_COMMIT, FH_ID, FH_SIZE, FH_VERSION_FLAGS, FRAME_HEADER_BYTES,
-};
+use super::core::{Corrupt, Positions, FH_ID, FH_SIZE, FH_VERSION_FLAGS, FRAME_HEADER_BYTES};
 use crate::error::OpenError;
 use crate::segment::{layout, Segment};
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
@@ -78,6 +76,7 @@ impl Shared {
     }
 
     /// One of the control words resolved in `new`.
+    #[inline]
     fn control<A>(&self, word: NonNull<A>) -> &A {
         // SAFETY: `word` came from `Segment::atomic_u32` / `atomic_u64` on `self.segment`, which
         // checked bounds and alignment; the mapping it points into stays in place while
@@ -86,10 +85,12 @@ impl Shared {
         unsafe { word.as_ref() }
     }
 
+    #[inline]
     pub(crate) fn positions(&self) -> Positions<'_> {
         Positions { write_pos: self.control(self.write_pos), read_pos: self.control(self.read_pos) }
     }
 
+    #[inline]
     fn parking(&self, words: &[NonNull<AtomicU32>; 3]) -> Parking<'_> {
         Parking {
             may_park: self.control(words[0]),
@@ -98,10 +99,12 @@ impl Shared {
         }
     }
 
+    #[inline]
     pub(crate) fn reader_parking(&self) -> Parking<'_> {
         self.parking(&self.reader)
     }
 
+    #[inline]
     pub(crate) fn writer_parking(&self) -> Parking<'_> {
         self.parking(&self.writer)
     }
@@ -145,6 +148,7 @@ impl Shared {
     }
 
     /// Typed channel: slot `index` as a `T`.
+    #[inline]
     pub(crate) fn slot<T>(&self, index: u64) -> NonNull<T> {
         // The segment was validated on open: `capacity * slot_size <= data_len`, every slot is
         // 64-byte aligned (data starts at 4096 and `slot_size` is a multiple of 64), and
@@ -161,6 +165,7 @@ impl Shared {
     }
 
     /// Stream: the frame at ring byte `offset` (below `capacity`), checked to be in bounds.
+    #[inline]
     pub(crate) fn frame_offset(&self, offset: u64) -> usize {
         // `offset < capacity` (the core reduces positions modulo capacity), so it is within the
         // data area that `Segment::open` validated; the assert keeps that true in release builds
@@ -176,6 +181,7 @@ impl Shared {
 
     /// The frame header word at byte `field` of the frame at data offset `frame`, a value
     /// that `frame_offset` returned (so `frame + 16 <= data_len`).
+    #[inline]
     fn word(&self, frame: usize, field: usize) -> &AtomicU32 {
         assert!(field + 4 <= FRAME_HEADER_BYTES && field % 4 == 0);
         assert!(frame % 16 == 0 && frame + FRAME_HEADER_BYTES <= self.data_len);
@@ -191,23 +197,20 @@ impl Shared {
         unsafe { AtomicU32::from_ptr(ptr.cast::<u32>()) }
     }
 
-    /// The commit word of the frame at data offset `frame`.
-    pub(crate) fn commit_word(&self, frame: usize) -> &AtomicU32 {
-        self.word(frame, FH_COMMIT)
-    }
-
-    /// Writes the frame header fields other than the commit word (before publishing).
+    /// Writes the header of the frame at data offset `frame` (before publishing it).
+    #[inline]
     pub(crate) fn write_header(&self, frame: usize, header: FrameHeader) {
-        // Relaxed: published by the Release store of the commit word (SYNC POINT A).
+        // Relaxed: published by the Release store of `write_pos` (SYNC POINT A).
         self.word(frame, FH_SIZE).store(header.size, Ordering::Relaxed);
         self.word(frame, FH_ID).store(header.id, Ordering::Relaxed);
         let version_flags = u32::from(header.version) | (u32::from(header.flags) << 16);
         self.word(frame, FH_VERSION_FLAGS).store(version_flags, Ordering::Relaxed);
     }
 
-    /// Reads the header fields of a committed frame (after the Acquire load of its commit word,
-    /// SYNC POINT A). Atomic loads, so that even a writer that breaks the protocol cannot make
-    /// this a data race.
+    /// Reads the header of a committed frame (after the Acquire load of `write_pos`, SYNC POINT
+    /// A). Atomic loads, so that even a writer that breaks the protocol cannot make this a data
+    /// race.
+    #[inline]
     pub(crate) fn read_header(&self, frame: usize) -> FrameHeader {
         let [v0, v1, f0, f1] =
             self.word(frame, FH_VERSION_FLAGS).load(Ordering::Relaxed).to_le_bytes();
@@ -225,6 +228,7 @@ impl Shared {
     /// # Panics
     ///
     /// If the bytes are not all inside the data area.
+    #[inline]
     pub(crate) fn message_ptr(&self, frame: usize, len: usize) -> NonNull<u8> {
         let start = frame + FRAME_HEADER_BYTES;
         assert!(

@@ -206,7 +206,7 @@ pub(crate) fn min_slot_size(size: u32) -> u32 {
 /// plus the message, rounded up to 16) is at most half the capacity. `Err` holds the largest
 /// message size that fits.
 pub(crate) fn frame_fits(size: u32, capacity: u64) -> Result<(), u64> {
-    let frame = (u64::from(size) + FRAME_HEADER_SIZE).next_multiple_of(FRAME_HEADER_SIZE);
+    let frame = crate::ring::core::frame_len(u64::from(size));
     let max = (capacity / 2).saturating_sub(FRAME_HEADER_SIZE);
     if frame <= capacity / 2 {
         Ok(())
@@ -217,9 +217,7 @@ pub(crate) fn frame_fits(size: u32, capacity: u64) -> Result<(), u64> {
 
 /// The smallest stream capacity (a power of two) whose frames hold a `size`-byte message.
 pub(crate) fn stream_capacity_for(size: u64) -> u64 {
-    ((size + FRAME_HEADER_SIZE).next_multiple_of(FRAME_HEADER_SIZE) * 2)
-        .next_power_of_two()
-        .max(MIN_STREAM_CAPACITY)
+    (crate::ring::core::frame_len(size) * 2).next_power_of_two().max(MIN_STREAM_CAPACITY)
 }
 
 /// `capacity × slot_size` (typed) or `capacity` (stream), `None` on overflow.

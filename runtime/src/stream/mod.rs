@@ -70,14 +70,13 @@ pub use set::{view, InSet, MessageInfo, MessageSet, ViewError};
 
 use crate::error::OpenError;
 use crate::ring::core::{
-    check_frame, committed, frame_len, FrameKind, Publication, ReaderCore, WriterCore,
-    FRAME_HEADER, PADDING_ID,
+    check_frame, frame_len, FrameKind, ReaderCore, WriterCore, FRAME_ALIGN, FRAME_HEADER,
+    PADDING_ID,
 };
 use crate::ring::{FrameHeader, Shared, READER, WRITER};
 pub use crate::ring::{RecvError, SendError};
 use crate::segment::spec::stream_capacity_for;
 use crate::segment::{Expect, MessageEntry, RingKind, Segment, SegmentSpec};
-use crate::sync::Ordering;
 use crate::wait::{wait_for, WaitStrategy};
 
 /// How a stream is created and how its ends wait.
@@ -178,33 +177,13 @@ pub struct StreamWriter<S: MessageSet> {
     _set: PhantomData<fn(S)>,
 }
 
-/// The length of the committed frame at `position`, if there is one (a restarted writer skips
-/// the frames its predecessor committed after its last `write_pos` store).
-fn committed_len(
-    shared: &Shared,
-    position: u64,
-) -> Result<Option<u64>, crate::ring::core::Corrupt> {
-    let capacity = shared.capacity;
-    let offset = position % capacity;
-    let frame = shared.frame_offset(offset);
-    if !committed(shared.commit_word(frame), position, capacity)? {
-        return Ok(None);
-    }
-    let header = shared.read_header(frame);
-    Ok(Some(match check_frame(position, offset, capacity, header.size, header.id)? {
-        FrameKind::Padding { len } | FrameKind::Message { len, .. } => len,
-    }))
-}
-
 impl<S: MessageSet> StreamWriter<S> {
     fn attach(segment: Arc<Segment>, wait: WaitStrategy) -> Result<Self, OpenError> {
         segment.lock_peer(WRITER)?;
         let shared = Shared::new(segment);
         shared.announce(WRITER, wait);
-        let core = WriterCore::attach(shared.positions(), shared.capacity, |pos| {
-            committed_len(&shared, pos)
-        })
-        .map_err(|c| shared.corrupt_at_attach(c))?;
+        let core = WriterCore::attach(shared.positions(), shared.capacity)
+            .map_err(|c| shared.corrupt_at_attach(c))?;
         Ok(Self { shared, core, wait, _set: PhantomData })
     }
 
@@ -239,8 +218,8 @@ impl<S: MessageSet> StreamWriter<S> {
     }
 
     /// Reserves a frame for a `T` (writing a padding frame first if it would not fit before the
-    /// end of the ring); returns the frame's data offset and where its message goes.
-    fn reserve<T: InSet<S>>(&mut self) -> Result<(usize, NonNull<T>), SendError> {
+    /// end of the ring); returns where the frame and its message go, and the bytes to publish.
+    fn reserve<T: InSet<S>>(&mut self) -> Result<Reserved<T>, SendError> {
         const { assert!(align_of::<T>() <= 16, "stream messages are at most 16-byte aligned") };
         let capacity = self.shared.capacity;
         let size = size_of::<T>() as u64;
@@ -255,41 +234,27 @@ impl<S: MessageSet> StreamWriter<S> {
         let p = self.shared.positions();
         let (padding, at) = self.core.reserve_frame(p, len)?.ok_or(SendError::Full)?;
         if padding > 0 {
-            // Fill the rest of the ring with a padding frame and publish it on its own; the
-            // message frame then starts at offset 0.
+            // Fill the rest of the ring with a padding frame; it is published with the message
+            // frame, which starts at offset 0.
             let pad = self.shared.frame_offset(capacity - padding);
             let size = u32::try_from(padding - FRAME_HEADER).unwrap_or(u32::MAX);
-            self.shared
-                .write_header(pad, FrameHeader { size, id: PADDING_ID, version: 0, flags: 0 });
-            self.clear_commit_word(0);
-            self.core.publish(self.shared.commit_word(pad), 0);
-            self.core.advance(p, padding);
+            let header = FrameHeader { size, id: PADDING_ID, version: 0, flags: 0 };
+            self.shared.write_header(pad, header);
         }
         let frame = self.shared.frame_offset(at);
         // `message_ptr` asserts the bounds; the pointer is 16-byte aligned (frames start at
         // multiples of 16 in a 4096-aligned data area, the message 16 bytes in), which suffices
         // for `T` (asserted above).
-        let ptr = self.shared.message_ptr(frame, size_of::<T>()).cast::<T>();
-        Ok((frame, ptr))
+        let message = self.shared.message_ptr(frame, size_of::<T>()).cast::<T>();
+        Ok(Reserved { frame, message, publish: padding + len })
     }
 
-    /// Stores 0 in the commit word of the frame at ring `offset`: done for the frame after each
-    /// one published, before publishing it, so that the reader never mistakes stale bytes there
-    /// for a committed frame (`docs/PROTOCOL.md` §4).
-    fn clear_commit_word(&self, offset: u64) {
-        // Relaxed: published by the Release store of the preceding frame's commit word.
-        self.shared.commit_word(self.shared.frame_offset(offset)).store(0, Ordering::Relaxed);
-    }
-
-    /// Publishes the `T` written in the frame at data offset `frame`.
-    fn commit<T: InSet<S>>(&mut self, frame: usize) {
+    /// Writes the header of the reserved frame and publishes it (with any padding before it).
+    fn commit<T: InSet<S>>(&mut self, frame: usize, publish: u64) {
         let info = const { MessageInfo::of::<T>() };
-        let (size, id) = (info.size, info.id);
-        self.shared.write_header(frame, FrameHeader { size, id, version: 0, flags: 0 });
-        let len = frame_len(u64::from(size));
-        self.clear_commit_word((self.core.position() + len) % self.shared.capacity);
-        self.core.publish(self.shared.commit_word(frame), 0);
-        self.core.advance(self.shared.positions(), len);
+        let header = FrameHeader { size: info.size, id: info.id, version: 0, flags: 0 };
+        self.shared.write_header(frame, header);
+        self.core.advance(self.shared.positions(), publish);
         self.shared.reader_parking().wake();
     }
 
@@ -304,7 +269,7 @@ impl<S: MessageSet> StreamWriter<S> {
         // SAFETY: the frame is reserved, so the reader does not access it until commit; the
         // pointer is valid for writes of one aligned `T` (`reserve`); all-zero bytes are a valid
         // `T` (`FromZeros`).
-        unsafe { loan.message.as_ptr().write_bytes(0, 1) };
+        unsafe { loan.reserved.message.as_ptr().write_bytes(0, 1) };
         Ok(loan)
     }
 
@@ -314,8 +279,8 @@ impl<S: MessageSet> StreamWriter<S> {
     ///
     /// As [`StreamWriter::loan`].
     pub fn loan_dirty<T: InSet<S>>(&mut self) -> Result<FrameLoan<'_, S, T>, SendError> {
-        let (frame, message) = self.reserve::<T>()?;
-        Ok(FrameLoan { writer: self, frame, message })
+        let reserved = self.reserve::<T>()?;
+        Ok(FrameLoan { writer: self, reserved })
     }
 
     /// Copies `message` into the next frame and publishes it.
@@ -324,10 +289,10 @@ impl<S: MessageSet> StreamWriter<S> {
     ///
     /// As [`StreamWriter::loan`].
     pub fn try_send<T: InSet<S>>(&mut self, message: &T) -> Result<(), SendError> {
-        let (frame, ptr) = self.reserve::<T>()?;
+        let reserved = self.reserve::<T>()?;
         // SAFETY: as in `loan`; `T: Copy`, so overwriting drops nothing.
-        unsafe { ptr.as_ptr().write(*message) };
-        self.commit::<T>(frame);
+        unsafe { reserved.message.as_ptr().write(*message) };
+        self.commit::<T>(reserved.frame, reserved.publish);
         Ok(())
     }
 
@@ -390,19 +355,27 @@ impl<S: MessageSet> Drop for StreamWriter<S> {
     }
 }
 
+/// A reserved frame: its data offset, where its message goes, and the bytes to publish (the
+/// frame and any padding frame before it).
+#[derive(Debug)]
+struct Reserved<T> {
+    frame: usize,
+    message: NonNull<T>,
+    publish: u64,
+}
+
 /// A frame lent by [`StreamWriter::loan`]: `&mut T` into the ring. Publish it with
 /// [`FrameLoan::commit`]; dropping it without committing abandons it.
 #[derive(Debug)]
 pub struct FrameLoan<'a, S: MessageSet, T: InSet<S>> {
     writer: &'a mut StreamWriter<S>,
-    frame: usize,
-    message: NonNull<T>,
+    reserved: Reserved<T>,
 }
 
 impl<S: MessageSet, T: InSet<S>> FrameLoan<'_, S, T> {
     /// Publishes the message to the reader.
     pub fn commit(self) {
-        self.writer.commit::<T>(self.frame);
+        self.writer.commit::<T>(self.reserved.frame, self.reserved.publish);
     }
 }
 
@@ -412,7 +385,7 @@ impl<S: MessageSet, T: InSet<S>> Deref for FrameLoan<'_, S, T> {
         // SAFETY: the pointer is aligned and in bounds (`reserve`); the bytes are initialised
         // (segments are zero-filled on creation), every bit pattern is a valid `T`, and the
         // reader does not touch the frame until commit.
-        unsafe { self.message.as_ref() }
+        unsafe { self.reserved.message.as_ref() }
     }
 }
 
@@ -420,7 +393,7 @@ impl<S: MessageSet, T: InSet<S>> DerefMut for FrameLoan<'_, S, T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: as in `deref`; the loan borrows the writer mutably, so this is the only
         // reference to the frame in this process.
-        unsafe { self.message.as_mut() }
+        unsafe { self.reserved.message.as_mut() }
     }
 }
 
@@ -447,7 +420,7 @@ impl<S: MessageSet> StreamReader<S> {
         segment.lock_peer(READER)?;
         let shared = Shared::new(segment);
         shared.announce(READER, wait);
-        let core = ReaderCore::attach(shared.positions(), shared.capacity, Publication::CommitWord)
+        let core = ReaderCore::attach(shared.positions(), shared.capacity, FRAME_ALIGN)
             .map_err(|c| shared.corrupt_at_attach(c))?;
         Ok(Self { shared, core, wait, empty_polls: 0, _set: PhantomData })
     }
@@ -485,23 +458,17 @@ impl<S: MessageSet> StreamReader<S> {
         self.shared.segment.peer_alive(WRITER)
     }
 
-    /// Whether the frame at the reader's position is committed.
-    fn ready(core: &ReaderCore, shared: &Shared) -> Result<bool, RecvError> {
-        let frame = shared.frame_offset(core.offset());
-        Ok(core.committed(shared.commit_word(frame))?)
-    }
-
     /// The next committed message frame, skipping (and releasing) padding frames.
     fn next(&mut self) -> Result<Option<Found>, RecvError> {
         loop {
-            if !Self::ready(&self.core, &self.shared)? {
+            let Some(offset) = self.core.try_acquire(self.shared.positions())? else {
                 return Ok(None);
-            }
-            let offset = self.core.offset();
+            };
             let frame = self.shared.frame_offset(offset);
             let header = self.shared.read_header(frame);
-            let position = self.core.position();
-            match check_frame(position, offset, self.shared.capacity, header.size, header.id)? {
+            let (position, pending) = (self.core.position(), self.core.pending());
+            let capacity = self.shared.capacity;
+            match check_frame(position, offset, capacity, pending, header.size, header.id)? {
                 FrameKind::Padding { len } => self.release(len),
                 FrameKind::Message { len, .. } => return Ok(Some(Found { frame, header, len })),
             }
@@ -518,10 +485,10 @@ impl<S: MessageSet> StreamReader<S> {
             return RecvError::Empty;
         }
         // The writer is gone. Re-check: it may have committed just before it left.
-        match Self::ready(&self.core, &self.shared) {
-            Ok(false) => RecvError::Disconnected,
-            Ok(true) => RecvError::Empty,
-            Err(e) => e,
+        match self.core.try_acquire(self.shared.positions()) {
+            Ok(None) => RecvError::Disconnected,
+            Ok(Some(_)) => RecvError::Empty,
+            Err(e) => e.into(),
         }
     }
 
@@ -562,12 +529,12 @@ impl<S: MessageSet> StreamReader<S> {
                 break found;
             }
             let shared = &self.shared;
-            let core = &self.core;
+            let core = &mut self.core;
             let waited = wait_for(
                 self.wait,
                 shared.reader_parking(),
                 deadline,
-                || Ok(Self::ready(core, shared)?.then_some(())),
+                || Ok(core.try_acquire(shared.positions())?.map(|_| ())),
                 || if shared.writer_gone() { Err(RecvError::Disconnected) } else { Ok(()) },
                 || RecvError::Timeout,
             );
@@ -625,8 +592,8 @@ impl<S: MessageSet> Frame<'_, S> {
         let len = self.found.header.size as usize;
         let ptr = self.reader.shared.message_ptr(self.found.frame, len);
         // SAFETY: `message_ptr` checked that the `len` bytes lie in the data area; the frame is
-        // committed (its commit word was Acquire-loaded with its tag, SYNC POINT A) and not yet
-        // released, so the writer does not write these bytes while this borrow of `self` lives;
+        // committed (below the `write_pos` the reader Acquire-loaded, SYNC POINT A; checked by
+        // `check_frame`) and not yet released, so the writer does not write these bytes while this borrow of `self` lives;
         // they are initialised (the segment was zero-filled on creation).
         unsafe { std::slice::from_raw_parts(ptr.as_ptr(), len) }
     }
