@@ -96,7 +96,10 @@ fn publish(name: &str, count: u64) -> Result<(), String> {
 fn fill_quote(quote: &mut Quote, seq: u64) -> Result<(), String> {
     quote.sequence = seq;
     quote.exchange_ts_ns = now_ns();
-    quote.symbol.set(if seq.is_multiple_of(2) { "AAPL" } else { "MSFT" }).map_err(|e| e.to_string())?;
+    quote
+        .symbol
+        .set(if seq.is_multiple_of(2) { "AAPL" } else { "MSFT" })
+        .map_err(|e| e.to_string())?;
     quote.bid.mantissa = 18_900 + i64::try_from(seq % 100).unwrap_or(0);
     quote.bid.exponent = -2;
     quote.ask = quote.bid;

@@ -14,7 +14,7 @@ use crate::wait::{Parking, WaitStrategy};
 pub(crate) const WRITER: usize = layout::PEER_WRITER;
 pub(crate) const READER: usize = layout::PEER_READER;
 
-/// A frame header's fields other than the commit word.
+/// A stream frame header (`docs/PROTOCOL.md` §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct FrameHeader {
     /// Message bytes the writer wrote.

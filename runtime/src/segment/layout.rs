@@ -88,7 +88,7 @@ pub(crate) const SLOT_ALIGN: u32 = 64;
 pub(crate) const FRAME_HEADER_SIZE: u64 = crate::ring::core::FRAME_HEADER;
 /// The largest message alignment a stream supports (messages start 16 bytes into a frame).
 pub(crate) const STREAM_MAX_ALIGN: u32 = 16;
-/// The largest capacity, in slots or bytes (frame commit words tell laps apart below `2^31`).
+/// The largest capacity, in slots or bytes.
 pub(crate) const MAX_CAPACITY: u64 = crate::ring::core::MAX_CAPACITY;
 /// The smallest stream capacity in bytes.
 pub(crate) const MIN_STREAM_CAPACITY: u64 = 256;
