@@ -234,6 +234,7 @@ impl LossyCore {
 }
 
 #[cfg(all(test, not(loom)))]
+#[allow(clippy::cast_possible_truncation)] // indexes into a two-slot test ring
 mod tests {
     use super::*;
 
