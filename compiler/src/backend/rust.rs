@@ -17,7 +17,7 @@ mod message_set;
 
 use std::fmt::Write as _;
 
-use super::writer::CodeWriter;
+use super::writer::{CodeWriter, Expr};
 use crate::ir::{
     self, Bounded, ConstType, ConstValue, DeclKind, EnumLike, LibraryId, Prim, Schema, Type,
     TypeKind,
@@ -245,34 +245,32 @@ impl Gen<'_> {
         offsets: &[(String, u64)],
     ) {
         let label = name.trim_start_matches("r#");
+        let panic = |w: &mut CodeWriter, what: &str| {
+            let message = format!("\"flatipc: the {what} differs from the schema\"");
+            w.call1("::core::panic!", &message, ";");
+        };
+        let call = |callee: String, args: Vec<String>| Expr::Call { callee, args };
         w.block("const _: () =", ";", |w| {
-            w.block(format!("if ::core::mem::size_of::<{name}>() != {size}"), "", |w| {
-                w.linef(format_args!(
-                    "::core::panic!(\"flatipc: the size of `{label}` differs from the schema\");"
-                ));
+            let size_of = call(format!("::core::mem::size_of::<{name}>"), vec![]);
+            w.if_block(&size_of, &format!("!= {size}"), |w| {
+                panic(w, &format!("size of `{label}`"));
             });
-            w.block(format!("if ::core::mem::align_of::<{name}>() != {align}"), "", |w| {
-                w.linef(format_args!(
-                    "::core::panic!(\"flatipc: the alignment of `{label}` differs from the schema\");"
-                ));
+            let align_of = call(format!("::core::mem::align_of::<{name}>"), vec![]);
+            w.if_block(&align_of, &format!("!= {align}"), |w| {
+                panic(w, &format!("alignment of `{label}`"));
             });
             for (field, off) in offsets {
-                w.block(format!("if ::core::mem::offset_of!({name}, {field}) != {off}"), "", |w| {
-                    w.linef(format_args!(
-                        "::core::panic!(\"flatipc: the offset of `{label}.{}` differs from the schema\");",
-                        field.trim_start_matches("r#")
-                    ));
+                let offset =
+                    call("::core::mem::offset_of!".into(), vec![name.to_string(), field.clone()]);
+                w.if_block(&offset, &format!("!= {off}"), |w| {
+                    panic(w, &format!("offset of `{label}.{}`", field.trim_start_matches("r#")));
                 });
             }
-            w.block(
-                format!("if <{name} as ::flatipc::FlatType>::FINGERPRINT != 0x{fingerprint:016x}"),
-                "",
-                |w| {
-                    w.linef(format_args!(
-                        "::core::panic!(\"flatipc: the layout fingerprint of `{label}` differs from the schema\");"
-                    ));
-                },
-            );
+            let fingerprint_path =
+                Expr::Text(format!("<{name} as ::flatipc::FlatType>::FINGERPRINT"));
+            w.if_block(&fingerprint_path, &format!("!= 0x{fingerprint:016x}"), |w| {
+                panic(w, &format!("layout fingerprint of `{label}`"));
+            });
         });
     }
 
@@ -339,11 +337,12 @@ impl Gen<'_> {
         });
         Self::default_impl(w, &name);
         Self::debug_impl(w, &name, |w| {
-            w.linef(format_args!("f.debug_struct({})", str_lit(&decl.name)));
-            for m in &s.members {
-                w.linef(format_args!("    .field({}, &self.{})", str_lit(&m.name), ident(&m.name)));
-            }
-            w.line("    .finish()");
+            let fields = s
+                .members
+                .iter()
+                .map(|m| ("field", vec![str_lit(&m.name), format!("&self.{}", ident(&m.name))]));
+            let calls: Vec<(&str, Vec<String>)> = fields.chain([("finish", vec![])]).collect();
+            w.chain(&format!("f.debug_struct({})", str_lit(&decl.name)), &calls);
         });
         if let Some(m) = s.message {
             w.block(format!("impl {name}"), "", |w| {
@@ -383,33 +382,30 @@ impl Gen<'_> {
         w.block(format!("impl {name}"), "", |w| {
             for m in &e.members {
                 docs(w, &m.docs, &format!("Member `{}` (= {}).", m.name, m.value));
-                w.linef(format_args!(
-                    "pub const {}: {name} = {name}({});",
-                    ident(&m.name),
-                    int_lit(e.underlying, m.value)
-                ));
+                w.assign(
+                    &format!("pub const {}: {name} =", ident(&m.name)),
+                    &format!("{name}({})", int_lit(e.underlying, m.value)),
+                    ";",
+                );
             }
             w.line("/// Every member with its name, in declaration order.");
-            w.group(
-                &format!("pub const MEMBERS: &'static [(&'static str, {name})] = &["),
-                "];",
-                |w| {
-                    for m in &e.members {
-                        w.linef(format_args!(
-                            "({}, {name}::{}),",
-                            str_lit(&m.name),
-                            ident(&m.name)
-                        ));
-                    }
-                },
+            let members: Vec<Vec<String>> = e
+                .members
+                .iter()
+                .map(|m| vec![str_lit(&m.name), format!("{name}::{}", ident(&m.name))])
+                .collect();
+            w.tuple_array(
+                &format!("pub const MEMBERS: &'static [(&'static str, {name})] ="),
+                &members,
             );
             if bits {
                 let mask = e.members.iter().fold(0i128, |acc, m| acc | m.value);
                 w.line("/// Every member bit.");
-                w.linef(format_args!(
-                    "pub const MASK: {name} = {name}({});",
-                    int_lit(e.underlying, mask)
-                ));
+                w.assign(
+                    &format!("pub const MASK: {name} ="),
+                    &format!("{name}({})", int_lit(e.underlying, mask)),
+                    ";",
+                );
                 let full = mask == (1i128 << (8 * e.underlying.size())) - 1;
                 // When the members cover every bit, every value is known (and `x & 0 == 0`
                 // would be flagged by clippy).
@@ -520,14 +516,19 @@ impl Gen<'_> {
         } else {
             Self::debug_impl(w, &name, |w| {
                 w.block("match self.name()", "", |w| {
-                    w.linef(format_args!(
-                        "::core::option::Option::Some(n) => write!(f, {}, n),",
-                        str_lit(&format!("{label}::{{}}"))
-                    ));
-                    w.linef(format_args!(
-                        "::core::option::Option::None => write!(f, {}, self.0),",
-                        str_lit(&format!("{label}({{}})"))
-                    ));
+                    let args = |format: String, value: &str| {
+                        vec!["f".to_string(), str_lit(&format), value.to_string()]
+                    };
+                    w.arm_call(
+                        "::core::option::Option::Some(n)",
+                        "write!",
+                        &args(format!("{label}::{{}}"), "n"),
+                    );
+                    w.arm_call(
+                        "::core::option::Option::None",
+                        "write!",
+                        &args(format!("{label}({{}})"), "self.0"),
+                    );
                 });
             });
         }

@@ -8,11 +8,8 @@
 //! columns; they are then laid out the way rustfmt lays them out.
 
 use super::{ident, is_camel, str_lit};
-use crate::backend::writer::CodeWriter;
+use crate::backend::writer::{CodeWriter, MAX_WIDTH};
 use crate::ir::{DeclKind, LibraryId, Schema};
-
-/// rustfmt's default `max_width`.
-const MAX_WIDTH: usize = 100;
 
 /// What `AnyMessage` derives (on one line: it fits). Every message type derives `Clone`, `Copy`
 /// and `PartialEq` and implements `Debug`; none derives `Eq` or `Hash` (members may be floats).
@@ -193,12 +190,12 @@ fn library_impl(w: &mut CodeWriter, lib_name: &str, messages: &[Message]) {
 
 /// Whether `text` fits on one line at the writer's indentation (plus `extra` levels).
 fn fits_at(w: &CodeWriter, extra: usize, text: &str) -> bool {
-    w.column() + 4 * extra + text.len() <= MAX_WIDTH
+    w.fits_at(extra, text)
 }
 
 /// Whether `text` fits on one line at the writer's indentation.
 fn fits(w: &CodeWriter, text: &str) -> bool {
-    fits_at(w, 0, text)
+    w.fits(text)
 }
 
 /// `Self::Variant(_) => value,` as rustfmt lays it out: on one line; else the value in a block;
