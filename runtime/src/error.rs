@@ -176,6 +176,19 @@ pub enum OpenError {
         pid: u64,
     },
 
+    /// Every reader entry of a broadcast ring is held by a live reader.
+    #[error(
+        "all {max_readers} reader entries of {} are in use by live readers; detach one, or \
+         create the ring with a larger max_readers",
+        path.display()
+    )]
+    ReadersFull {
+        /// The segment file (or `heap`).
+        path: PathBuf,
+        /// The ring's `max_readers`.
+        max_readers: u32,
+    },
+
     /// The ring's shared positions are inconsistent (`read_pos ≤ write_pos ≤ read_pos +
     /// capacity` does not hold): a peer is buggy or hostile, or the memory was overwritten.
     #[error(

@@ -100,7 +100,7 @@ fn one_byte_lock(offset: u64, lock_type: libc::c_int) -> io::Result<libc::flock>
     // - `libc::flock` is a plain C struct of integers, for which all-zero bytes are a valid value
     //   (and `l_pid` must be 0 for the OFD commands).
     let mut lock: libc::flock = unsafe { std::mem::zeroed() };
-    // `F_WRLCK`, `F_UNLCK` and `SEEK_SET` are small constants that fit in a `c_short`.
+    // `F_WRLCK`, `F_RDLCK`, `F_UNLCK` and `SEEK_SET` are small constants that fit in a `c_short`.
     lock.l_type = libc::c_short::try_from(lock_type).unwrap_or(libc::c_short::MAX);
     lock.l_whence = libc::c_short::try_from(libc::SEEK_SET).unwrap_or(0);
     lock.l_start = start;
@@ -134,6 +134,23 @@ fn fcntl_lock(file: &File, command: libc::c_int, lock: &mut libc::flock) -> io::
 /// Errors of `fcntl` other than the lock being held.
 pub(crate) fn ofd_try_lock(file: &File, offset: u64) -> io::Result<bool> {
     let mut lock = one_byte_lock(offset, libc::F_WRLCK)?;
+    match fcntl_lock(file, libc::F_OFD_SETLK, &mut lock) {
+        Ok(()) => Ok(true),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EACCES)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Takes an OFD read (shared) lock on the byte at `offset`: any number of open file
+/// descriptions may hold one at once, and [`ofd_is_locked`] reports it. Returns `Ok(false)` if a
+/// write lock is held there.
+///
+/// # Errors
+///
+/// Errors of `fcntl` other than a conflicting lock.
+#[allow(dead_code)] // used by broadcast reader entries (segment/readers.rs)
+pub(crate) fn ofd_try_read_lock(file: &File, offset: u64) -> io::Result<bool> {
+    let mut lock = one_byte_lock(offset, libc::F_RDLCK)?;
     match fcntl_lock(file, libc::F_OFD_SETLK, &mut lock) {
         Ok(()) => Ok(true),
         Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EACCES)) => Ok(false),

@@ -108,6 +108,7 @@ fn spec_sizes() {
         capacity: 4,
         slot_size: 128,
         messages: vec![quote()],
+        max_readers: 0,
     };
     assert_eq!((typed.data_size(), typed.segment_size()), (512, 8192));
     let stream = SegmentSpec {
@@ -115,9 +116,18 @@ fn spec_sizes() {
         capacity: 1 << 20,
         slot_size: 0,
         messages: vec![quote()],
+        max_readers: 0,
     };
     assert_eq!((stream.data_size(), stream.segment_size()), (1 << 20, 4096 + (1 << 20)));
     assert_eq!(SegmentSpec::typed_channel(2, MessageEntry { size: 65, ..quote() }).slot_size, 128);
+    // A broadcast ring: 16-byte slot headers, then the reader table after the slots (page
+    // aligned), 64 bytes per reader.
+    let broadcast = SegmentSpec::broadcast(4, 3, quote());
+    assert_eq!(broadcast.slot_size, 64);
+    assert_eq!((broadcast.data_size(), broadcast.segment_size()), (4096 + 3 * 64, 12288));
+    assert!(broadcast.validate().is_ok());
+    let big = SegmentSpec::broadcast(2, 1, MessageEntry { size: 49, ..quote() });
+    assert_eq!(big.slot_size, 128);
 }
 
 #[test]
@@ -133,6 +143,17 @@ fn invalid_specs_are_refused() {
         SegmentSpec { messages: vec![MessageEntry { align: 3, ..quote() }], ..spec() },
         SegmentSpec { capacity: 1 << 62, ..spec() },
         SegmentSpec { kind: RingKind::FramedStream, ..spec() },
+        SegmentSpec { max_readers: 1, ..spec() },
+        SegmentSpec::broadcast(4, 0, quote()),
+        SegmentSpec::broadcast(4, 65, quote()),
+        SegmentSpec {
+            slot_size: 64,
+            ..SegmentSpec::broadcast(4, 1, MessageEntry { size: 49, ..quote() })
+        },
+        SegmentSpec {
+            messages: vec![MessageEntry { align: 32, ..quote() }],
+            ..SegmentSpec::broadcast(4, 1, quote())
+        },
         SegmentSpec {
             kind: RingKind::FramedStream,
             slot_size: 0,
@@ -204,7 +225,9 @@ fn every_header_field_is_validated() {
         ("state initialising", Corruption { offset: 12, bytes: le32(0), check: |e| matches!(e, OpenError::NotReady { .. }) }),
         ("endian", Corruption { offset: 16, bytes: le32(0x0403_0201), check: |e| field("endian_marker")(e) }),
         ("pointer width", Corruption { offset: 20, bytes: vec![4], check: |e| field("pointer_width")(e) }),
-        ("kind reserved", Corruption { offset: 21, bytes: vec![3], check: |e| field("kind")(e) }),
+        ("kind reserved", Corruption { offset: 21, bytes: vec![5], check: |e| field("kind")(e) }),
+        ("kind broadcast", Corruption { offset: 21, bytes: vec![3], check: |e| matches!(e, OpenError::WrongKind { found: RingKind::Broadcast, .. }) }),
+        ("max_readers on an SPSC ring", Corruption { offset: 68, bytes: le32(1), check: |e| field("max_readers")(e) }),
         ("kind zero", Corruption { offset: 21, bytes: vec![0], check: |e| field("kind")(e) }),
         ("kind other", Corruption { offset: 21, bytes: vec![2], check: |e| matches!(e, OpenError::WrongKind { found: RingKind::FramedStream, .. }) }),
         ("segment_size", Corruption { offset: 24, bytes: le64(size + 4096), check: |e| field("segment_size")(e) }),
@@ -230,7 +253,7 @@ fn every_header_field_is_validated() {
         ("align", Corruption { offset: 128 + 16, bytes: le32(4), check: |e| matches!(e, OpenError::TypeMismatch { what, .. } if what == "align 4 vs 8") }),
     ];
     // Informational and reserved fields are not checked.
-    let harmless = [(22, 2), (56, 8), (64, 4), (68, 4), (72, 8), (80, 48), (152, 40), (2176, 256)];
+    let harmless = [(22, 2), (56, 8), (64, 4), (72, 8), (80, 48), (152, 40), (2176, 256)];
     for (what, case) in cases {
         let (_cleanup, name) = ready_segment("corrupt");
         poke(&name, case.offset, &case.bytes);

@@ -105,6 +105,7 @@ impl Segment {
             name: name.to_owned(),
             geometry: Geometry::of(spec),
             held: Default::default(),
+            readers_held: Default::default(),
         })
     }
 
@@ -138,6 +139,7 @@ impl Segment {
             name: String::from("heap"),
             geometry: Geometry::of(spec),
             held: Default::default(),
+            readers_held: Default::default(),
         }
     }
 }

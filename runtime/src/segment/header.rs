@@ -9,7 +9,8 @@ use crate::os;
 use super::layout::*;
 use super::memory::Memory;
 use super::spec::{
-    data_size, frame_fits, max_align, min_slot_size, Expect, MessageEntry, RingKind, SegmentSpec,
+    broadcast_slot_size, data_size, frame_fits, max_align, min_slot_size, readers_ok, Expect,
+    MessageEntry, RingKind, SegmentSpec,
 };
 use super::{unix_ns, Geometry};
 
@@ -31,6 +32,7 @@ impl Memory {
         self.store_u64(OFF_DATA_OFFSET, DATA_OFFSET as u64);
         self.store_u64(OFF_CREATOR_PID, u64::from(std::process::id()));
         self.store_u32(OFF_CREATOR_UID, os::effective_uid());
+        self.store_u32(OFF_MAX_READERS, spec.max_readers);
         self.store_u64(OFF_CREATED_NS, unix_ns());
         for (index, m) in spec.messages.iter().enumerate() {
             let entry = message_entry(index);
@@ -150,7 +152,7 @@ pub(super) fn validate_header(
     }
     let capacity = mem.load_u64(OFF_CAPACITY);
     let min_capacity = match kind {
-        RingKind::TypedChannel => 2,
+        RingKind::TypedChannel | RingKind::Broadcast => 2,
         RingKind::FramedStream => MIN_STREAM_CAPACITY,
     };
     if capacity < min_capacity || capacity > MAX_CAPACITY || !capacity.is_power_of_two() {
@@ -162,17 +164,23 @@ pub(super) fn validate_header(
     }
     let slot_size = mem.load_u32(OFF_SLOT_SIZE);
     let slot_ok = match kind {
-        RingKind::TypedChannel => slot_size != 0 && slot_size % SLOT_ALIGN == 0,
+        RingKind::TypedChannel | RingKind::Broadcast => {
+            slot_size != 0 && slot_size % SLOT_ALIGN == 0
+        }
         RingKind::FramedStream => slot_size == 0,
     };
     if !slot_ok {
         let expected = match kind {
-            RingKind::TypedChannel => "a non-zero multiple of 64",
+            RingKind::TypedChannel | RingKind::Broadcast => "a non-zero multiple of 64",
             RingKind::FramedStream => "0 for a framed stream",
         };
         return Err(bad("slot_size", slot_size.to_string(), expected.into()));
     }
-    let data_size = data_size(kind, capacity, slot_size)
+    let max_readers = mem.load_u32(OFF_MAX_READERS);
+    if let Err(expected) = readers_ok(kind, max_readers) {
+        return Err(bad("max_readers", max_readers.to_string(), expected.into()));
+    }
+    let data_size = data_size(kind, capacity, slot_size, max_readers)
         .filter(|size| size.checked_add(data_offset).is_some_and(|end| end <= segment_size))
         .ok_or_else(|| {
             bad(
@@ -183,12 +191,12 @@ pub(super) fn validate_header(
         })?;
     let count = mem.load_u32(OFF_MESSAGE_COUNT);
     let count_ok = match kind {
-        RingKind::TypedChannel => count == 1,
+        RingKind::TypedChannel | RingKind::Broadcast => count == 1,
         RingKind::FramedStream => (1..=MAX_MESSAGES).contains(&(count as usize)),
     };
     if !count_ok {
         let expected = match kind {
-            RingKind::TypedChannel => "1 for a typed channel".to_owned(),
+            RingKind::TypedChannel | RingKind::Broadcast => "1 for a typed ring".to_owned(),
             RingKind::FramedStream => format!("1..={MAX_MESSAGES} for a framed stream"),
         };
         return Err(bad("message_count", count.to_string(), expected));
@@ -203,6 +211,13 @@ pub(super) fn validate_header(
             ));
         }
         match kind {
+            RingKind::Broadcast if broadcast_slot_size(m.size) > slot_size => {
+                return Err(bad(
+                    "slot_size",
+                    slot_size.to_string(),
+                    format!("at least {} for message `{}`", broadcast_slot_size(m.size), m.name),
+                ));
+            }
             RingKind::TypedChannel if min_slot_size(m.size) > slot_size => {
                 return Err(bad(
                     "slot_size",
@@ -223,9 +238,9 @@ pub(super) fn validate_header(
     for want in &expect.messages {
         // A stream reader skips ids it does not know, so a stream only needs the ids both sides
         // know to agree; a typed channel needs its one type.
-        check_message(&messages, want, path, kind == RingKind::TypedChannel)?;
+        check_message(&messages, want, path, kind != RingKind::FramedStream)?;
     }
-    Ok(Geometry { kind, capacity, slot_size, data_size })
+    Ok(Geometry { kind, capacity, slot_size, data_size, max_readers })
 }
 
 /// Finds the entry with `want`'s id and compares fingerprint, size and align.

@@ -29,6 +29,8 @@ pub(crate) const OFF_MESSAGE_COUNT: usize = 44;
 pub(crate) const OFF_DATA_OFFSET: usize = 48;
 pub(crate) const OFF_CREATOR_PID: usize = 56;
 pub(crate) const OFF_CREATOR_UID: usize = 64;
+/// `max_readers` of a broadcast ring (0 for the SPSC kinds).
+pub(crate) const OFF_MAX_READERS: usize = 68;
 pub(crate) const OFF_CREATED_NS: usize = 72;
 
 /// Message table: [`MAX_MESSAGES`] entries of [`MESSAGE_ENTRY_SIZE`] bytes.
@@ -76,6 +78,22 @@ pub(crate) const OFF_READER_PARKED: usize = OFF_WAKE;
 pub(crate) const OFF_READER_FUTEX: usize = OFF_WAKE + 4;
 pub(crate) const OFF_WRITER_PARKED: usize = OFF_WAKE + 8;
 pub(crate) const OFF_WRITER_FUTEX: usize = OFF_WAKE + 12;
+
+/// Reader table of a broadcast ring: at most [`MAX_READERS`] entries of [`READER_ENTRY_SIZE`]
+/// bytes after the slots (`docs/PROTOCOL.md` §5). Within an entry: `u64 read_pos; u64 pid;
+/// u64 attach_unix_ns; u32 state; u32 policy; u64 missed`; reader `i`'s liveness lock is on the
+/// entry's first byte, and every attached reader also holds a read lock on the reader peer byte
+/// (`peer_entry(PEER_READER)`), so that stale-segment detection sees live readers.
+pub(crate) const MAX_READERS: u32 = 64;
+pub(crate) const READER_ENTRY_SIZE: usize = 64;
+pub(crate) const RD_READ_POS: usize = 0;
+pub(crate) const RD_PID: usize = 8;
+pub(crate) const RD_ATTACH_NS: usize = 16;
+pub(crate) const RD_STATE: usize = 24;
+pub(crate) const RD_POLICY: usize = 28;
+pub(crate) const RD_MISSED: usize = 32;
+/// Heap segments only: the entry's lock word (shared segments use the OFD lock instead).
+pub(crate) const RD_HEAP_LOCK: usize = 40;
 
 /// `data_offset`: the header size; the data area starts here.
 pub(crate) const DATA_OFFSET: usize = 4096;

@@ -39,6 +39,7 @@ pub(crate) mod layout;
 mod memory;
 mod open;
 mod peer;
+mod readers;
 pub(crate) mod spec;
 #[cfg(test)]
 mod test_support;
@@ -89,6 +90,7 @@ struct Geometry {
     capacity: u64,
     slot_size: u32,
     data_size: u64,
+    max_readers: u32,
 }
 
 impl Geometry {
@@ -99,6 +101,7 @@ impl Geometry {
             capacity: spec.capacity,
             slot_size: spec.slot_size,
             data_size: spec.data_size(),
+            max_readers: spec.max_readers,
         }
     }
 }
@@ -124,6 +127,9 @@ pub struct Segment {
     /// Process-local; every store is a Release (`lock_peer`, `unlock_peer`) paired with the
     /// Acquire of the `swap`s there and of the load in `peer_alive` (SYNC POINT H).
     held: [AtomicBool; MAX_PEERS],
+    /// Broadcast reader entries this handle holds, bit `i` for entry `i` (`max_readers ≤ 64`),
+    /// set by `lock_reader` and cleared by `unlock_reader` with the same orderings as `held`.
+    readers_held: AtomicU64,
 }
 
 // SAFETY:
@@ -158,6 +164,9 @@ impl Drop for Segment {
     fn drop(&mut self) {
         for role in 0..MAX_PEERS {
             self.unlock_peer(role);
+        }
+        for index in 0..self.geometry.max_readers {
+            self.unlock_reader(index);
         }
         if let Backing::Heap { layout } = self.backing {
             // SAFETY:

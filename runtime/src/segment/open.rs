@@ -55,6 +55,7 @@ impl Segment {
                 name: name.to_owned(),
                 geometry,
                 held: Default::default(),
+                readers_held: Default::default(),
             }),
             Err(e) => Err((e, Some(file))),
         }

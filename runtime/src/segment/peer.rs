@@ -116,7 +116,7 @@ impl Segment {
         self.mem.load_u64(peer_entry(role) + PEER_PID)
     }
 
-    fn path_buf(&self) -> PathBuf {
+    pub(super) fn path_buf(&self) -> PathBuf {
         match &self.backing {
             Backing::Shared { path, .. } => path.clone(),
             Backing::Heap { .. } => PathBuf::from("heap"),

@@ -13,6 +13,9 @@ pub enum RingKind {
     TypedChannel = 1,
     /// A framed SPSC byte stream of `capacity` bytes carrying up to 32 message types.
     FramedStream = 2,
+    /// A typed broadcast ring: `capacity` slots of `slot_size` bytes (a 16-byte slot header,
+    /// then the message), one writer, up to `max_readers` readers (`docs/PROTOCOL.md` §5).
+    Broadcast = 3,
 }
 
 impl RingKind {
@@ -21,6 +24,7 @@ impl RingKind {
         match byte {
             1 => Some(RingKind::TypedChannel),
             2 => Some(RingKind::FramedStream),
+            3 => Some(RingKind::Broadcast),
             _ => None,
         }
     }
@@ -65,8 +69,11 @@ pub struct SegmentSpec {
     /// Bytes per slot for a typed channel: a multiple of 64 at least as large as the message;
     /// 0 for a framed stream.
     pub slot_size: u32,
-    /// The message types: exactly one for a typed channel, 1 to 32 for a framed stream.
+    /// The message types: exactly one for a typed channel or a broadcast ring, 1 to 32 for a
+    /// framed stream.
     pub messages: Vec<MessageEntry>,
+    /// Reader entries of a broadcast ring (1 to 64); 0 for the SPSC kinds.
+    pub max_readers: u32,
 }
 
 impl SegmentSpec {
@@ -74,13 +81,23 @@ impl SegmentSpec {
     /// (the message size rounded up to a multiple of 64, at least 64).
     pub fn typed_channel(capacity: u64, message: MessageEntry) -> SegmentSpec {
         let slot_size = min_slot_size(message.size);
-        SegmentSpec { kind: RingKind::TypedChannel, capacity, slot_size, messages: vec![message] }
+        let messages = vec![message];
+        SegmentSpec { kind: RingKind::TypedChannel, capacity, slot_size, messages, max_readers: 0 }
+    }
+
+    /// A broadcast ring of `capacity` slots carrying `message` for up to `max_readers` readers,
+    /// with the smallest valid slot size (16-byte slot header plus the message, rounded up to a
+    /// multiple of 64).
+    pub fn broadcast(capacity: u64, max_readers: u32, message: MessageEntry) -> SegmentSpec {
+        let slot_size = broadcast_slot_size(message.size);
+        let messages = vec![message];
+        SegmentSpec { kind: RingKind::Broadcast, capacity, slot_size, messages, max_readers }
     }
 
     /// Bytes of the data area: `capacity × slot_size` for a typed channel, `capacity` for a
     /// stream (saturating at `u64::MAX` for specs that [`SegmentSpec::validate`] rejects).
     pub fn data_size(&self) -> u64 {
-        data_size(self.kind, self.capacity, self.slot_size).unwrap_or(u64::MAX)
+        data_size(self.kind, self.capacity, self.slot_size, self.max_readers).unwrap_or(u64::MAX)
     }
 
     /// Bytes of the whole segment file: the 4096-byte header plus [`SegmentSpec::data_size`],
@@ -115,16 +132,17 @@ impl SegmentSpec {
             ));
         }
         match self.kind {
-            RingKind::TypedChannel => {
+            RingKind::TypedChannel | RingKind::Broadcast => {
                 if self.slot_size == 0 || self.slot_size % SLOT_ALIGN != 0 {
                     return invalid(format!(
-                        "slot_size {} of a typed channel is not a non-zero multiple of 64",
-                        self.slot_size
+                        "slot_size {} of a {:?} ring is not a non-zero multiple of 64",
+                        self.slot_size, self.kind
                     ));
                 }
                 if self.messages.len() != 1 {
                     return invalid(format!(
-                        "a typed channel carries exactly one message type, not {}",
+                        "a {:?} ring carries exactly one message type, not {}",
+                        self.kind,
                         self.messages.len()
                     ));
                 }
@@ -144,7 +162,20 @@ impl SegmentSpec {
                 }
             }
         }
+        if let Err(expected) = readers_ok(self.kind, self.max_readers) {
+            return invalid(format!("max_readers is {}, expected {expected}", self.max_readers));
+        }
         for m in &self.messages {
+            if self.kind == RingKind::Broadcast && broadcast_slot_size(m.size) > self.slot_size {
+                return invalid(format!(
+                    "message `{}` of {} bytes and its 16-byte slot header do not fit in \
+                     slot_size {}; raise slot_size to {}",
+                    m.name,
+                    m.size,
+                    self.slot_size,
+                    broadcast_slot_size(m.size)
+                ));
+            }
             if self.kind == RingKind::TypedChannel && min_slot_size(m.size) > self.slot_size {
                 return invalid(format!(
                     "message `{}` of {} bytes does not fit in slot_size {}; raise slot_size to {}",
@@ -173,7 +204,8 @@ impl SegmentSpec {
                 ));
             }
         }
-        let size = data_size(self.kind, self.capacity, self.slot_size).and_then(segment_size);
+        let size = data_size(self.kind, self.capacity, self.slot_size, self.max_readers)
+            .and_then(segment_size);
         match size {
             Some(size) if usize::try_from(size).is_ok_and(|s| s <= isize::MAX as usize) => Ok(()),
             _ => invalid(format!(
@@ -184,13 +216,33 @@ impl SegmentSpec {
     }
 }
 
-/// The largest message alignment of a ring kind: slots are 64-byte aligned, stream messages
-/// start 16 bytes into a 16-aligned frame.
+/// The largest message alignment of a ring kind: typed slots are 64-byte aligned, stream and
+/// broadcast messages start 16 bytes into a 16-aligned frame or slot.
 pub(crate) fn max_align(kind: RingKind) -> u32 {
     match kind {
         RingKind::TypedChannel => SLOT_ALIGN,
-        RingKind::FramedStream => STREAM_MAX_ALIGN,
+        RingKind::FramedStream | RingKind::Broadcast => STREAM_MAX_ALIGN,
     }
+}
+
+/// Whether `max_readers` suits `kind`: 1 to 64 for a broadcast ring, 0 otherwise; `Err` says
+/// what was expected.
+pub(crate) fn readers_ok(kind: RingKind, max_readers: u32) -> Result<(), &'static str> {
+    match kind {
+        RingKind::Broadcast if (1..=MAX_READERS).contains(&max_readers) => Ok(()),
+        RingKind::Broadcast => Err("1..=64 for a broadcast ring"),
+        _ if max_readers == 0 => Ok(()),
+        _ => Err("0 for an SPSC ring"),
+    }
+}
+
+/// The smallest broadcast slot for a `size`-byte message: the 16-byte slot header plus the
+/// message, rounded up to a multiple of 64.
+pub(crate) fn broadcast_slot_size(size: u32) -> u32 {
+    (u64::from(size) + FRAME_HEADER_SIZE)
+        .next_multiple_of(u64::from(SLOT_ALIGN))
+        .try_into()
+        .unwrap_or(u32::MAX)
 }
 
 /// The smallest typed-channel slot for a `size`-byte message: a multiple of 64, at least 64.
@@ -220,12 +272,25 @@ pub(crate) fn stream_capacity_for(size: u64) -> u64 {
     (crate::ring::core::frame_len(size) * 2).next_power_of_two().max(MIN_STREAM_CAPACITY)
 }
 
-/// `capacity × slot_size` (typed) or `capacity` (stream), `None` on overflow.
-pub(super) fn data_size(kind: RingKind, capacity: u64, slot_size: u32) -> Option<u64> {
+/// `capacity × slot_size` (typed), `capacity` (stream), or for a broadcast ring the slots
+/// rounded up to a page plus the reader table (`max_readers × 64`); `None` on overflow.
+pub(super) fn data_size(
+    kind: RingKind,
+    capacity: u64,
+    slot_size: u32,
+    max_readers: u32,
+) -> Option<u64> {
     match kind {
         RingKind::TypedChannel => capacity.checked_mul(u64::from(slot_size)),
         RingKind::FramedStream => Some(capacity),
+        RingKind::Broadcast => reader_table_offset(capacity, slot_size)?
+            .checked_add(u64::from(max_readers) * READER_ENTRY_SIZE as u64),
     }
+}
+
+/// Offset of a broadcast ring's reader table in the data area: the slots rounded up to a page.
+pub(super) fn reader_table_offset(capacity: u64, slot_size: u32) -> Option<u64> {
+    capacity.checked_mul(u64::from(slot_size))?.checked_next_multiple_of(PAGE)
 }
 
 /// Header plus `data_size`, rounded up to a page; `None` on overflow.

@@ -118,6 +118,7 @@ fn spec_of<S: MessageSet>(options: &StreamOptions) -> SegmentSpec {
         capacity: options.capacity.max(stream_capacity_for(largest)).next_power_of_two(),
         slot_size: 0,
         messages: entries::<S>(),
+        max_readers: 0,
     }
 }
 
