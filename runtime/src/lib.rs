@@ -46,6 +46,8 @@
 #![deny(missing_docs)]
 
 #[cfg(all(target_os = "linux", not(loom)))]
+pub mod broadcast;
+#[cfg(all(target_os = "linux", not(loom)))]
 pub mod channel;
 #[cfg(target_os = "linux")]
 mod error;

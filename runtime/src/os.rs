@@ -148,7 +148,6 @@ pub(crate) fn ofd_try_lock(file: &File, offset: u64) -> io::Result<bool> {
 /// # Errors
 ///
 /// Errors of `fcntl` other than a conflicting lock.
-#[allow(dead_code)] // used by broadcast reader entries (segment/readers.rs)
 pub(crate) fn ofd_try_read_lock(file: &File, offset: u64) -> io::Result<bool> {
     let mut lock = one_byte_lock(offset, libc::F_RDLCK)?;
     match fcntl_lock(file, libc::F_OFD_SETLK, &mut lock) {

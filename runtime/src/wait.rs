@@ -86,13 +86,76 @@ impl Parking<'_> {
     }
 }
 
+/// A side that can sleep until its peer wakes it (see [`Parking::sleep`]).
+#[cfg(not(loom))]
+pub(crate) trait Sleep {
+    /// Sleeps until woken, `deadline` passes, or `ready()` is true.
+    fn sleep(&self, deadline: Option<Instant>, ready: &mut dyn FnMut() -> bool);
+}
+
+#[cfg(not(loom))]
+impl Sleep for Parking<'_> {
+    fn sleep(&self, deadline: Option<Instant>, ready: &mut dyn FnMut() -> bool) {
+        Parking::sleep(self, deadline, ready);
+    }
+}
+
+/// The parking words of broadcast readers: many readers share one futex word, and each sleeping
+/// reader raises its own bit in one 64-bit mask, so the writer checks a single word however
+/// many readers sleep (`docs/PROTOCOL.md` §5).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SharedParking<'a> {
+    /// Number of attached readers whose strategy may park (0: `wake` costs one load).
+    pub may_park: &'a AtomicU32,
+    /// Bit `i` set while reader `i` is (about to be) asleep.
+    pub mask: &'a crate::sync::AtomicU64,
+    /// The futex word all readers sleep on; incremented by every wake.
+    pub futex: &'a AtomicU32,
+    /// This reader's bit (unused by the writer).
+    pub bit: u64,
+}
+
+#[cfg(not(loom))]
+impl SharedParking<'_> {
+    /// Called by the writer after publishing: wakes every sleeping reader, with one syscall,
+    /// only if some reader's bit is set. Same Dekker pair as [`Parking::wake`].
+    pub(crate) fn wake(&self) {
+        if self.may_park.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        fence(Ordering::SeqCst);
+        if self.mask.load(Ordering::Relaxed) != 0 {
+            // SYNC POINT W (Release): pairs with the Acquire load of the futex word in `sleep`.
+            self.futex.fetch_add(1, Ordering::Release);
+            let _ = crate::os::futex_wake(self.futex, u32::MAX);
+        }
+    }
+}
+
+#[cfg(not(loom))]
+impl Sleep for SharedParking<'_> {
+    fn sleep(&self, deadline: Option<Instant>, ready: &mut dyn FnMut() -> bool) {
+        // SYNC POINT W (Acquire): pairs with the Release increment in `wake`.
+        let seen = self.futex.load(Ordering::Acquire);
+        self.mask.fetch_or(self.bit, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if !ready() {
+            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if timeout != Some(Duration::ZERO) {
+                let _ = crate::os::futex_wait(self.futex, seen, timeout);
+            }
+        }
+        self.mask.fetch_and(!self.bit, Ordering::Relaxed);
+    }
+}
+
 /// Waits until `ready()` returns `Some`, following `strategy`, or until `deadline`.
 /// `check_peer` is called occasionally while waiting (about every millisecond of spinning and
 /// after every sleep); returning `Err` stops the wait with that error.
 #[cfg(not(loom))]
 pub(crate) fn wait_for<T, E>(
     strategy: WaitStrategy,
-    parking: Parking<'_>,
+    parking: impl Sleep,
     deadline: Option<Instant>,
     mut ready: impl FnMut() -> Result<Option<T>, E>,
     mut check_peer: impl FnMut() -> Result<(), E>,
@@ -128,7 +191,7 @@ pub(crate) fn wait_for<T, E>(
                     // is noticed by `check_peer`.
                     let slice = Instant::now() + Duration::from_millis(100);
                     let until = deadline.map_or(slice, |d| d.min(slice));
-                    parking.sleep(Some(until), || matches!(ready(), Ok(Some(_)) | Err(_)));
+                    parking.sleep(Some(until), &mut || matches!(ready(), Ok(Some(_)) | Err(_)));
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         if let Some(v) = ready()? {
                             return Ok(v);

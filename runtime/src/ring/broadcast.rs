@@ -12,6 +12,16 @@ pub(crate) const STATE_FREE: u32 = 0;
 pub(crate) const STATE_CLAIMED: u32 = 1;
 /// Reader entry `state`: an active reader; the writer honours its cursor if it is tethered.
 pub(crate) const STATE_ACTIVE: u32 = 2;
+/// The low byte of `state` is one of the states above; the upper 24 bits are a generation that
+/// each new claim of the entry increments, so that the writer's reclaiming of a dead reader's
+/// entry (a compare-and-swap from the value it saw) never clobbers a newer reader.
+pub(crate) const STATE_MASK: u32 = 0xFF;
+
+/// `state` with its generation replaced by the next one and its state by `st`.
+pub(crate) const fn next_generation(state: u32, st: u32) -> u32 {
+    ((state & !STATE_MASK).wrapping_add(1 << 8)) | st
+}
+
 /// Reader entry `policy`: the writer never overwrites what this reader has not released.
 pub(crate) const POLICY_TETHERED: u32 = 1;
 /// Reader entry `policy`: the writer never waits for this reader.
@@ -84,7 +94,7 @@ impl WriterCore {
         for c in cursors {
             // Acquire: pairs with the Release store of `state` in `join`, so the provisional
             // `read_pos` stored before it is visible.
-            if c.state.load(Ordering::Acquire) == STATE_ACTIVE
+            if c.state.load(Ordering::Acquire) & STATE_MASK == STATE_ACTIVE
                 && c.policy.load(Ordering::Relaxed) == POLICY_TETHERED
             {
                 // SYNC POINT B (Acquire): pairs with the reader's Release store of its
@@ -130,15 +140,17 @@ impl WriterCore {
     }
 }
 
-/// Makes a claimed reader entry active with `policy` and returns the position it starts at (the
-/// next message). See SYNC POINT J in `WriterCore::rescan`.
+/// Makes a claimed reader entry active with `policy` (keeping the generation of its `state`) and
+/// returns the position it starts at (the next message). See SYNC POINT J in
+/// `WriterCore::rescan`.
 pub(crate) fn join(write_pos: &AtomicU64, cursor: Cursor<'_>, policy: u32) -> u64 {
+    let generation = cursor.state.load(Ordering::Relaxed) & !STATE_MASK;
     // A provisional cursor no newer than anything the writer may still publish: the writer
     // holds back (clamped to its last lap) until the final one below is stored.
     let provisional = write_pos.load(Ordering::Acquire);
     cursor.read_pos.store(provisional, Ordering::Relaxed);
     cursor.policy.store(policy, Ordering::Relaxed);
-    cursor.state.store(STATE_ACTIVE, Ordering::Release);
+    cursor.state.store(generation | STATE_ACTIVE, Ordering::Release);
     // SYNC POINT J (SeqCst fence): pairs with the fence in `WriterCore::rescan`.
     fence(Ordering::SeqCst);
     let start = write_pos.load(Ordering::Acquire);
@@ -164,12 +176,20 @@ pub(crate) struct LossyCore {
     pos: u64,
     /// Units skipped since the last valid copy (reported with it).
     missed: u64,
+    /// The position where this reader stops (`u64::MAX`: never); a tethered reader reads the
+    /// backlog before its cursor this way.
+    end: u64,
     capacity: u64,
 }
 
 impl LossyCore {
     pub(crate) fn new(start: u64, capacity: u64) -> Self {
-        Self { pos: start, missed: 0, capacity }
+        Self { pos: start, missed: 0, end: u64::MAX, capacity }
+    }
+
+    /// A lossy reader of positions `start .. end` only.
+    pub(crate) fn until(start: u64, end: u64, capacity: u64) -> Self {
+        Self { pos: start.min(end), missed: 0, end, capacity }
     }
 
     /// Copies the next unit out with `copy(slot_index)` and validates the copy with the unit's
@@ -186,7 +206,7 @@ impl LossyCore {
         for _ in 0..4 {
             // SYNC POINT A (Acquire): pairs with the writer's Release store of `write_pos`.
             let write = write_pos.load(Ordering::Acquire);
-            if write == self.pos {
+            if write == self.pos || self.pos >= self.end {
                 return Ok(Lossy::Empty);
             }
             if write < self.pos {
@@ -194,9 +214,12 @@ impl LossyCore {
             }
             if write - self.pos > self.capacity - 1 {
                 // Lapped: resume at the oldest unit that cannot be being overwritten now.
-                let oldest = write - (self.capacity - 1);
+                let oldest = (write - (self.capacity - 1)).min(self.end);
                 self.missed += oldest - self.pos;
                 self.pos = oldest;
+                if self.pos == self.end {
+                    return Ok(Lossy::Empty);
+                }
             }
             let index = self.pos & (self.capacity - 1);
             let word = seq(index);

@@ -2,9 +2,6 @@
 //! protocol ([`core`], modelled by loom) and [`Shared`], the mapped segment as both ends of
 //! either ring see it (positions, frame headers, parking flags, peer entries).
 
-// The broadcast protocol core is modelled (loom) and unit-tested ahead of the broadcast rings
-// that will use it (docs/PROTOCOL.md §5).
-#[allow(dead_code)] // until the broadcast rings use it
 pub(crate) mod broadcast;
 pub(crate) mod core;
 #[cfg(not(loom))]

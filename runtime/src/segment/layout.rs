@@ -78,6 +78,9 @@ pub(crate) const OFF_READER_PARKED: usize = OFF_WAKE;
 pub(crate) const OFF_READER_FUTEX: usize = OFF_WAKE + 4;
 pub(crate) const OFF_WRITER_PARKED: usize = OFF_WAKE + 8;
 pub(crate) const OFF_WRITER_FUTEX: usize = OFF_WAKE + 12;
+/// Broadcast rings: `u64` mask of sleeping readers (bit `i` for reader entry `i`); they sleep on
+/// `reader_futex`, and `may_park` of peer entry 1 counts readers that may sleep.
+pub(crate) const OFF_READER_PARKED_MASK: usize = OFF_WAKE + 16;
 
 /// Reader table of a broadcast ring: at most [`MAX_READERS`] entries of [`READER_ENTRY_SIZE`]
 /// bytes after the slots (`docs/PROTOCOL.md` §5). Within an entry: `u64 read_pos; u64 pid;

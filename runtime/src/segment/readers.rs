@@ -12,9 +12,6 @@ use super::layout::*;
 use super::spec::reader_table_offset;
 use super::{unix_ns, Backing, Segment};
 
-// The broadcast rings that use these are being built (docs/PROTOCOL.md §5); the tests below
-// exercise them already.
-#[allow(dead_code)]
 impl Segment {
     /// Reader entries of a broadcast ring (0 for the SPSC kinds).
     pub fn max_readers(&self) -> u32 {
@@ -138,6 +135,7 @@ impl Segment {
     }
 
     /// The pid recorded in reader entry `index` (informational; 0 if never attached).
+    #[cfg(test)]
     pub(crate) fn reader_pid(&self, index: u32) -> u64 {
         self.mem.load_u64(self.reader_entry(index) + RD_PID)
     }

@@ -1,0 +1,797 @@
+//! Typed broadcast rings (`docs/PROTOCOL.md` §5): one writer, up to 64 readers that attach and
+//! leave at any time, each **tethered** (the writer never overwrites what it has not read; it
+//! reads in place) or **lossy** (the writer never waits for it; it copies each message out,
+//! validates the copy with the slot's sequence word, and learns how many messages it missed).
+//!
+//! ```
+//! use flatipc::broadcast::{broadcast, BroadcastOptions, Policy, ReaderOptions, StartAt};
+//! use flatipc::prelude::*;
+//!
+//! #[derive(Clone, Copy, Debug, FlatMessage, FromBytes, IntoBytes, KnownLayout, Immutable)]
+//! #[zerocopy(crate = "flatipc::zerocopy")]
+//! #[repr(C)]
+//! struct Tick { seq: u64, price: f64 }
+//!
+//! let mut tx = broadcast::<Tick>(&BroadcastOptions { capacity: 4, ..Default::default() });
+//! let mut strategy = tx.subscribe(&ReaderOptions::default()).unwrap(); // tethered
+//! let lossy = ReaderOptions { policy: Policy::Lossy, ..ReaderOptions::default() };
+//! let mut monitor = tx.subscribe(&lossy).unwrap();
+//! for seq in 0..4 {
+//!     tx.try_send(&Tick { seq, price: 1.5 }).unwrap();
+//! }
+//! assert!(tx.try_send(&Tick { seq: 4, price: 1.5 }).is_err()); // the tethered reader is behind
+//! assert_eq!(strategy.try_recv().unwrap().seq, 0);             // in place
+//! tx.try_send(&Tick { seq: 4, price: 1.5 }).unwrap();
+//! let m = monitor.try_recv().unwrap();                          // a validated copy
+//! assert_eq!((m.seq, m.missed()), (2, 2));                      // lapped: 0 and 1 were lost
+//! # let _ = StartAt::Next;
+//! ```
+
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::OpenError;
+use crate::ring::broadcast::{
+    join, next_generation, Cursor, Lossy, LossyCore, WriterCore, POLICY_LOSSY, POLICY_TETHERED,
+    STATE_CLAIMED, STATE_FREE, STATE_MASK,
+};
+use crate::ring::core::{check, FRAME_HEADER_BYTES};
+pub use crate::ring::{RecvError, SendError};
+use crate::ring::{Shared, READER, WRITER};
+use crate::segment::{layout, Expect, MessageEntry, RingKind, Segment, SegmentSpec};
+use crate::sync::{AtomicU64, AtomicU8, Ordering};
+use crate::wait::{wait_for, SharedParking, WaitStrategy};
+use crate::FlatMessage;
+
+/// How a broadcast ring is created and how its writer waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BroadcastOptions {
+    /// Number of slots; rounded up to a power of two (at least 2).
+    pub capacity: u64,
+    /// Reader entries in the segment (1 to 64): how many readers may be attached at once.
+    pub max_readers: u32,
+    /// How the writer's `send` waits for tethered readers.
+    pub wait: WaitStrategy,
+}
+
+impl Default for BroadcastOptions {
+    fn default() -> Self {
+        Self { capacity: 1024, max_readers: 8, wait: WaitStrategy::default() }
+    }
+}
+
+/// What a reader asks of the writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// The writer never overwrites a message this reader has not read: it waits (or reports
+    /// `Full`) instead. The reader reads in place. A tethered reader that dies is detached by the
+    /// writer (its liveness lock is gone), so it cannot block the writer forever.
+    #[default]
+    Tethered,
+    /// The writer never waits for this reader. The reader copies each message out and validates
+    /// the copy; when the writer laps it, it learns how many messages it missed and resumes at
+    /// the oldest one still intact.
+    Lossy,
+}
+
+/// Where a new reader starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartAt {
+    /// At the next message the writer publishes.
+    #[default]
+    Next,
+    /// At the oldest message still in the ring (read as validated copies until the reader
+    /// reaches the point where it joined).
+    Oldest,
+}
+
+/// How a reader attaches and waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReaderOptions {
+    /// Tethered or lossy.
+    pub policy: Policy,
+    /// Next or oldest message.
+    pub start: StartAt,
+    /// How `recv` and `recv_timeout` wait.
+    pub wait: WaitStrategy,
+}
+
+fn entry_of<T: FlatMessage>() -> MessageEntry {
+    MessageEntry {
+        fingerprint: T::FINGERPRINT,
+        id: T::MESSAGE_ID.unwrap_or(0),
+        size: u32::try_from(size_of::<T>()).unwrap_or(u32::MAX),
+        align: u32::try_from(align_of::<T>()).unwrap_or(u32::MAX),
+        name: T::NAME.to_string(),
+    }
+}
+
+fn spec_of<T: FlatMessage>(options: &BroadcastOptions) -> SegmentSpec {
+    let capacity = options.capacity.max(2).next_power_of_two();
+    SegmentSpec::broadcast(capacity, options.max_readers, entry_of::<T>())
+}
+
+/// The slot header: `u64 seq; u32 size; u16 version; u16 flags`, then the message.
+const SLOT_SEQ: usize = 0;
+const SLOT_SIZE: usize = 8;
+const SLOT_VERSION_FLAGS: usize = 12;
+
+/// The words of the shared segment that broadcast ends use beyond [`Shared`].
+trait BroadcastShared {
+    fn slot_offset(&self, index: u64) -> usize;
+    fn seq(&self, index: u64) -> &AtomicU64;
+    fn message<T>(&self, index: u64) -> NonNull<u8>;
+    fn cursor(&self, reader: u32) -> Cursor<'_>;
+    fn write_pos(&self) -> &AtomicU64;
+    fn readers_parking(&self, bit: u64) -> SharedParking<'_>;
+}
+
+impl BroadcastShared for Shared {
+    /// Offset in the segment of slot `index` (`index < capacity`, asserted).
+    fn slot_offset(&self, index: u64) -> usize {
+        assert!(index < self.capacity, "slot {index} out of range");
+        // `capacity × slot_size` lies in the data area (validated at open), so this fits.
+        layout::DATA_OFFSET + usize::try_from(index).unwrap_or(usize::MAX) * self.slot_size
+    }
+
+    fn seq(&self, index: u64) -> &AtomicU64 {
+        self.segment.atomic_u64(self.slot_offset(index) + SLOT_SEQ)
+    }
+
+    /// The message bytes of slot `index`, 16 bytes in (8-aligned, and 16-aligned for `T`).
+    fn message<T>(&self, index: u64) -> NonNull<u8> {
+        // The slot's data offset; `message_ptr` asserts the message lies in the data area.
+        let frame = self.slot_offset(index) - layout::DATA_OFFSET;
+        assert!(FRAME_HEADER_BYTES + size_of::<T>() <= self.slot_size);
+        self.message_ptr(frame, size_of::<T>())
+    }
+
+    fn cursor(&self, reader: u32) -> Cursor<'_> {
+        let entry = self.segment.reader_entry(reader);
+        Cursor {
+            read_pos: self.segment.atomic_u64(entry + layout::RD_READ_POS),
+            state: self.segment.atomic_u32(entry + layout::RD_STATE),
+            policy: self.segment.atomic_u32(entry + layout::RD_POLICY),
+        }
+    }
+
+    fn write_pos(&self) -> &AtomicU64 {
+        self.positions().write_pos
+    }
+
+    fn readers_parking(&self, bit: u64) -> SharedParking<'_> {
+        SharedParking {
+            may_park: self.segment.atomic_u32(layout::peer_entry(READER) + layout::PEER_MAY_PARK),
+            mask: self.segment.atomic_u64(layout::OFF_READER_PARKED_MASK),
+            futex: self.segment.atomic_u32(layout::OFF_READER_FUTEX),
+            bit,
+        }
+    }
+}
+
+/// Stores `src` into the message bytes at `dst` with atomic stores (8 bytes at a time, then
+/// bytes): a lossy reader may be copying them concurrently (`docs/PROTOCOL.md` §5).
+fn store_atomically(dst: NonNull<u8>, src: &[u8]) {
+    for (k, chunk) in src.chunks(8).enumerate() {
+        // SAFETY: `dst` is valid for `src.len()` bytes (the caller got it from `message`, which
+        // checked the bounds), so the offset `8k < src.len()` stays in bounds.
+        let at = unsafe { dst.as_ptr().add(8 * k) };
+        if let Ok(word) = <[u8; 8]>::try_from(chunk) {
+            // SAFETY: `at` is valid for 8 bytes and 8-aligned (slots are 64-aligned, messages
+            // 16 bytes in); those bytes are only ever accessed atomically while shared (tethered
+            // readers read them in place only when the writer cannot be writing them).
+            unsafe { AtomicU64::from_ptr(at.cast::<u64>()) }
+                .store(u64::from_ne_bytes(word), Ordering::Relaxed);
+        } else {
+            for (i, byte) in chunk.iter().enumerate() {
+                // SAFETY: `at + i` is in bounds (`i < chunk.len()`); see above.
+                let p = unsafe { at.add(i) };
+                // SAFETY: valid for one byte; `AtomicU8` has alignment 1.
+                unsafe { AtomicU8::from_ptr(p) }.store(*byte, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// Loads the message bytes at `src` into `dst` with atomic loads (the writer may be storing
+/// them concurrently; the caller validates the copy with the slot's sequence word).
+fn load_atomically(dst: &mut [u8], src: NonNull<u8>) {
+    for (k, chunk) in dst.chunks_mut(8).enumerate() {
+        // SAFETY: as in `store_atomically`: `src` is valid for `dst.len()` bytes.
+        let at = unsafe { src.as_ptr().add(8 * k) };
+        if chunk.len() == 8 {
+            // SAFETY: valid for 8 bytes, 8-aligned, only accessed atomically while shared.
+            let word = unsafe { AtomicU64::from_ptr(at.cast::<u64>()) }.load(Ordering::Relaxed);
+            chunk.copy_from_slice(&word.to_ne_bytes());
+        } else {
+            for (i, byte) in chunk.iter_mut().enumerate() {
+                // SAFETY: `at + i` is in bounds.
+                let p = unsafe { at.add(i) };
+                // SAFETY: valid for one byte; `AtomicU8` has alignment 1.
+                *byte = unsafe { AtomicU8::from_ptr(p) }.load(Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// How an end finds its segment.
+enum Mode<'o> {
+    Create(&'o BroadcastOptions),
+    OpenOrCreate(&'o BroadcastOptions),
+    Open,
+}
+
+fn named_segment<T: FlatMessage>(name: &str, mode: Mode<'_>) -> Result<Arc<Segment>, OpenError> {
+    let expect = Expect { kind: RingKind::Broadcast, messages: vec![entry_of::<T>()] };
+    let segment = match mode {
+        Mode::Create(options) => {
+            let segment = Segment::create(name, &spec_of::<T>(options))?;
+            segment.publish_ready();
+            segment
+        }
+        Mode::OpenOrCreate(options) => {
+            let (segment, created) =
+                Segment::open_or_create(name, &spec_of::<T>(options), &expect)?;
+            if created {
+                segment.publish_ready();
+            }
+            segment
+        }
+        Mode::Open => Segment::open(name, &expect)?,
+    };
+    Ok(Arc::new(segment))
+}
+
+/// An in-process broadcast ring (heap-backed segment, same protocol); attach readers with
+/// [`BroadcastWriter::subscribe`].
+///
+/// # Panics
+///
+/// If `options.max_readers` is not in `1..=64`.
+pub fn broadcast<T: FlatMessage>(options: &BroadcastOptions) -> BroadcastWriter<T> {
+    let spec = spec_of::<T>(options);
+    if let Err(e) = spec.validate() {
+        panic!("invalid broadcast options: {e}");
+    }
+    let segment = Arc::new(Segment::heap(&spec));
+    segment.publish_ready();
+    BroadcastWriter::attach(segment, options.wait).expect("a fresh heap segment is consistent")
+}
+
+/// The writing end of a broadcast ring.
+#[derive(Debug)]
+pub struct BroadcastWriter<T: FlatMessage> {
+    shared: Shared,
+    core: WriterCore,
+    wait: WaitStrategy,
+    /// The message `loan` lends; `commit` copies it into the slot with atomic stores.
+    staging: Box<T>,
+    full_polls: u32,
+}
+
+impl<T: FlatMessage> BroadcastWriter<T> {
+    fn attach(segment: Arc<Segment>, wait: WaitStrategy) -> Result<Self, OpenError> {
+        segment.lock_peer(WRITER)?;
+        let shared = Shared::new(segment);
+        shared.announce(WRITER, wait);
+        let write_pos = shared.write_pos().load(Ordering::Acquire);
+        if write_pos.checked_add(shared.capacity).is_none() {
+            return Err(shared.corrupt_at_attach(crate::ring::core::Corrupt::Positions {
+                read_pos: 0,
+                write_pos,
+            }));
+        }
+        let core = WriterCore::attach(shared.write_pos(), shared.capacity);
+        Ok(Self {
+            shared,
+            core,
+            wait,
+            staging: T::new_box_zeroed().expect("allocation"),
+            full_polls: 0,
+        })
+    }
+
+    /// Creates the named segment `/dev/shm/flatipc.<name>` and attaches as its writer.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`] if the segment exists, the name or options are invalid, or `/dev/shm` is
+    /// too small.
+    pub fn create(name: &str, options: &BroadcastOptions) -> Result<Self, OpenError> {
+        Self::attach(named_segment::<T>(name, Mode::Create(options))?, options.wait)
+    }
+
+    /// Opens the named segment, or creates it (replacing a stale one), and attaches as its
+    /// writer; a restarted writer continues after the last published message, and attached
+    /// readers stay attached.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`]: another writer is attached, the segment carries another type, or it is
+    /// corrupt.
+    pub fn open_or_create(name: &str, options: &BroadcastOptions) -> Result<Self, OpenError> {
+        Self::attach(named_segment::<T>(name, Mode::OpenOrCreate(options))?, options.wait)
+    }
+
+    /// Opens an existing segment and attaches as its writer.
+    ///
+    /// # Errors
+    ///
+    /// As [`BroadcastWriter::open_or_create`], or the segment does not exist.
+    pub fn open(name: &str, wait: WaitStrategy) -> Result<Self, OpenError> {
+        Self::attach(named_segment::<T>(name, Mode::Open)?, wait)
+    }
+
+    /// Attaches a new reader to this ring (any ring: in-process or named).
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::ReadersFull`], or [`OpenError::Io`].
+    pub fn subscribe(&self, options: &ReaderOptions) -> Result<BroadcastReader<T>, OpenError> {
+        BroadcastReader::attach(Arc::clone(&self.shared.segment), options)
+    }
+
+    /// Slots free for writing, honouring tethered readers.
+    fn free(&mut self) -> u64 {
+        let shared = &self.shared;
+        let readers = shared.segment.max_readers();
+        self.core.free(|| (0..readers).map(|i| shared.cursor(i)), 1)
+    }
+
+    /// Detaches tethered readers whose process is gone (their liveness lock is free): they would
+    /// otherwise hold the writer back forever. A compare-and-swap from the exact `state` seen,
+    /// so a reader that claimed the entry since is left alone.
+    fn reclaim_dead_readers(shared: &Shared) {
+        for i in 0..shared.segment.max_readers() {
+            let cursor = shared.cursor(i);
+            let state = cursor.state.load(Ordering::Acquire);
+            if state & STATE_MASK != STATE_FREE && !shared.segment.reader_alive(i) {
+                let freed = (state & !STATE_MASK) | STATE_FREE;
+                let _ = cursor.state.compare_exchange(
+                    state,
+                    freed,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                );
+                shared.readers_parking(0).mask.fetch_and(!(1u64 << i), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Writes `message` into the next slot (free, checked by the caller) and publishes it.
+    fn publish(&mut self, message: &T) {
+        let index = self.core.slot_after(0);
+        let shared = &self.shared;
+        let seq = shared.seq(index);
+        self.core.begin(seq, 0);
+        let slot = shared.slot_offset(index);
+        // Relaxed: published by the Release store of `seq` and of `write_pos`.
+        let size = u32::try_from(size_of::<T>()).unwrap_or(u32::MAX);
+        shared.segment.atomic_u32(slot + SLOT_SIZE).store(size, Ordering::Relaxed);
+        shared.segment.atomic_u32(slot + SLOT_VERSION_FLAGS).store(0, Ordering::Relaxed);
+        store_atomically(shared.message::<T>(index), message.as_bytes());
+        self.core.end(seq, 0);
+        self.core.advance(shared.write_pos(), 1);
+        shared.readers_parking(0).wake();
+    }
+
+    /// Copies `message` into the next slot and publishes it to every reader.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Full`]: a tethered reader has not read the oldest slot yet.
+    pub fn try_send(&mut self, message: &T) -> Result<(), SendError> {
+        if self.free() == 0 {
+            self.full_polls = self.full_polls.wrapping_add(1);
+            if self.full_polls % 256 == 0 {
+                Self::reclaim_dead_readers(&self.shared);
+            }
+            return Err(SendError::Full);
+        }
+        self.publish(message);
+        Ok(())
+    }
+
+    /// Lends a zeroed message to build; [`BroadcastLoan::commit`] copies it into the ring (a
+    /// broadcast writer never lends ring memory, because lossy readers may read any slot).
+    pub fn loan(&mut self) -> BroadcastLoan<'_, T> {
+        self.staging.zero();
+        BroadcastLoan { writer: self }
+    }
+
+    /// Sends, waiting for tethered readers according to the wait strategy.
+    ///
+    /// # Errors
+    ///
+    /// None today; `Result` leaves room for corruption reports.
+    pub fn send(&mut self, message: &T) -> Result<(), SendError> {
+        self.send_deadline(message, None)
+    }
+
+    /// Sends, waiting at most `timeout` for tethered readers.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Timeout`].
+    pub fn send_timeout(&mut self, message: &T, timeout: Duration) -> Result<(), SendError> {
+        self.send_deadline(message, Some(Instant::now() + timeout))
+    }
+
+    fn send_deadline(&mut self, message: &T, deadline: Option<Instant>) -> Result<(), SendError> {
+        if self.free() == 0 {
+            let shared = &self.shared;
+            let core = &mut self.core;
+            let readers = shared.segment.max_readers();
+            wait_for(
+                self.wait,
+                shared.writer_parking(),
+                deadline,
+                || Ok((core.free(|| (0..readers).map(|i| shared.cursor(i)), 1) > 0).then_some(())),
+                || {
+                    Self::reclaim_dead_readers(shared);
+                    Ok(())
+                },
+                || SendError::Timeout,
+            )?;
+        }
+        self.publish(message);
+        Ok(())
+    }
+
+    /// Messages published since the segment was created.
+    pub fn position(&self) -> u64 {
+        self.core.position()
+    }
+}
+
+impl<T: FlatMessage> Drop for BroadcastWriter<T> {
+    fn drop(&mut self) {
+        self.shared.segment.unlock_peer(WRITER);
+        // Parked readers must see the disconnect.
+        self.shared.readers_parking(0).wake();
+    }
+}
+
+/// A message lent by [`BroadcastWriter::loan`], built in the writer's memory;
+/// [`BroadcastLoan::commit`] publishes it (waiting for tethered readers like `send`).
+#[derive(Debug)]
+pub struct BroadcastLoan<'a, T: FlatMessage> {
+    writer: &'a mut BroadcastWriter<T>,
+}
+
+impl<T: FlatMessage> BroadcastLoan<'_, T> {
+    /// Copies the message into the ring and publishes it, waiting for room as `send` does.
+    ///
+    /// # Errors
+    ///
+    /// As [`BroadcastWriter::send`].
+    pub fn commit(self) -> Result<(), SendError> {
+        let message = *self.writer.staging;
+        self.writer.send(&message)
+    }
+}
+
+impl<T: FlatMessage> Deref for BroadcastLoan<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.writer.staging
+    }
+}
+
+impl<T: FlatMessage> DerefMut for BroadcastLoan<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.writer.staging
+    }
+}
+
+/// A message found by a reader: in place (tethered) or copied into the reader's buffer.
+#[derive(Debug, Clone, Copy)]
+enum Found<T> {
+    InPlace(NonNull<T>),
+    Copied { missed: u64 },
+}
+
+/// The reading end of a broadcast ring.
+#[derive(Debug)]
+pub struct BroadcastReader<T: FlatMessage> {
+    shared: Shared,
+    index: u32,
+    policy: Policy,
+    wait: WaitStrategy,
+    /// Next position to read in place (tethered), from `in_place_from` on.
+    pos: u64,
+    cached_write: u64,
+    /// Lossy readers always; tethered readers while they read the backlog before their cursor.
+    lossy: Option<LossyCore>,
+    /// Where the last lossy copy goes.
+    buffer: Box<T>,
+    /// Position of the message last handed out.
+    last: u64,
+    missed_total: u64,
+    empty_polls: u32,
+    counted_may_park: bool,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: FlatMessage> BroadcastReader<T> {
+    fn attach(segment: Arc<Segment>, options: &ReaderOptions) -> Result<Self, OpenError> {
+        let index = segment.claim_reader()?;
+        let shared = Shared::new(segment);
+        let cursor = shared.cursor(index);
+        let state = cursor.state.load(Ordering::Relaxed);
+        cursor.state.store(next_generation(state, STATE_CLAIMED), Ordering::Relaxed);
+        let bit = 1u64 << index;
+        shared.readers_parking(bit).mask.fetch_and(!bit, Ordering::Relaxed);
+        let counted_may_park = matches!(options.wait, WaitStrategy::SpinThenPark { .. });
+        if counted_may_park {
+            shared.readers_parking(bit).may_park.fetch_add(1, Ordering::Relaxed);
+        }
+        let code = match options.policy {
+            Policy::Tethered => POLICY_TETHERED,
+            Policy::Lossy => POLICY_LOSSY,
+        };
+        let start = join(shared.write_pos(), cursor, code);
+        let capacity = shared.capacity;
+        let oldest = start.saturating_sub(capacity - 1);
+        let lossy = match (options.policy, options.start) {
+            (Policy::Tethered, StartAt::Next) => None,
+            (Policy::Tethered, StartAt::Oldest) => Some(LossyCore::until(oldest, start, capacity)),
+            (Policy::Lossy, StartAt::Next) => Some(LossyCore::new(start, capacity)),
+            (Policy::Lossy, StartAt::Oldest) => Some(LossyCore::new(oldest, capacity)),
+        };
+        Ok(Self {
+            shared,
+            index,
+            policy: options.policy,
+            wait: options.wait,
+            pos: start,
+            cached_write: start,
+            lossy,
+            buffer: T::new_box_zeroed().expect("allocation"),
+            last: start,
+            missed_total: 0,
+            empty_polls: 0,
+            counted_may_park,
+            _type: PhantomData,
+        })
+    }
+
+    /// Opens the named segment and attaches a new reader.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`]: the segment does not exist or carries another type,
+    /// [`OpenError::ReadersFull`].
+    pub fn open(name: &str, options: &ReaderOptions) -> Result<Self, OpenError> {
+        Self::attach(named_segment::<T>(name, Mode::Open)?, options)
+    }
+
+    /// Opens the named segment, or creates it with `ring` (a reader may start before the
+    /// writer), and attaches a new reader.
+    ///
+    /// # Errors
+    ///
+    /// As [`BroadcastReader::open`], or those of creating the segment.
+    pub fn open_or_create(
+        name: &str,
+        ring: &BroadcastOptions,
+        options: &ReaderOptions,
+    ) -> Result<Self, OpenError> {
+        Self::attach(named_segment::<T>(name, Mode::OpenOrCreate(ring))?, options)
+    }
+
+    /// Messages this reader missed because the writer lapped it (lossy readers, and tethered
+    /// readers reading the backlog of [`StartAt::Oldest`]).
+    pub fn missed(&self) -> u64 {
+        self.missed_total
+    }
+
+    /// Whether a writer is attached.
+    pub fn writer_alive(&self) -> bool {
+        self.shared.segment.peer_alive(WRITER)
+    }
+
+    /// The next message, if one is ready, without borrowing `self` in the result.
+    fn poll(&mut self) -> Result<Option<Found<T>>, RecvError> {
+        if let Some(core) = &mut self.lossy {
+            let shared = &self.shared;
+            let buffer = &mut *self.buffer;
+            let found = core.read(
+                shared.write_pos(),
+                |i| shared.seq(i),
+                |i| load_atomically(buffer.as_mut_bytes(), shared.message::<T>(i)),
+            )?;
+            match found {
+                Lossy::Copied { position, missed } => {
+                    self.last = position;
+                    self.missed_total += missed;
+                    if self.policy == Policy::Lossy {
+                        // For observers only; the writer ignores lossy cursors.
+                        let cursor = shared.cursor(self.index);
+                        cursor.read_pos.store(position + 1, Ordering::Relaxed);
+                    }
+                    return Ok(Some(Found::Copied { missed }));
+                }
+                Lossy::Empty if self.policy == Policy::Lossy => return Ok(None),
+                Lossy::Empty if core.position() < self.pos => return Ok(None),
+                // The tethered backlog is done: continue in place at the cursor.
+                Lossy::Empty => self.lossy = None,
+            }
+        }
+        if self.pos == self.cached_write {
+            // SYNC POINT A (Acquire): pairs with the writer's Release store of `write_pos`.
+            let write = self.shared.write_pos().load(Ordering::Acquire);
+            check(self.pos, write, self.shared.capacity)?;
+            self.cached_write = write;
+            if write == self.pos {
+                return Ok(None);
+            }
+        }
+        let index = self.pos & (self.shared.capacity - 1);
+        self.last = self.pos;
+        Ok(Some(Found::InPlace(self.shared.message::<T>(index).cast::<T>())))
+    }
+
+    /// Releases the message read in place (tethered).
+    fn release(&mut self) {
+        self.pos += 1;
+        // SYNC POINT B (Release): pairs with the writer's Acquire load of this cursor in its
+        // rescan: the slot may be overwritten once the writer sees it.
+        self.shared.cursor(self.index).read_pos.store(self.pos, Ordering::Release);
+        self.shared.writer_parking().wake();
+    }
+
+    /// Checks the message (its type's data rules) and wraps it.
+    fn found(&mut self, found: Found<T>) -> Result<Message<'_, T>, RecvError> {
+        let value: &T = match found {
+            // SAFETY: the slot is published (below the Acquire-loaded `write_pos`) and this
+            // tethered reader's cursor keeps the writer off it until `release`; aligned and in
+            // bounds (`message`); every bit pattern is a valid `T`.
+            Found::InPlace(ptr) => unsafe { ptr.as_ref() },
+            Found::Copied { .. } => &self.buffer,
+        };
+        if T::NEEDS_VALIDATION {
+            if let Err(error) = value.validate() {
+                let position = self.last;
+                if matches!(found, Found::InPlace(_)) {
+                    self.release();
+                }
+                return Err(RecvError::Invalid { position, error });
+            }
+        }
+        Ok(Message { reader: self, found })
+    }
+
+    fn empty_or_disconnected(&mut self) -> RecvError {
+        if !self.shared.writer_left(&mut self.empty_polls) {
+            return RecvError::Empty;
+        }
+        let write = self.shared.write_pos().load(Ordering::Acquire);
+        let next = self.lossy.as_ref().map_or(self.pos, LossyCore::position);
+        if write > next {
+            RecvError::Empty
+        } else {
+            RecvError::Disconnected
+        }
+    }
+
+    /// Receives the next message if one is ready: in place for a tethered reader, as a
+    /// validated copy for a lossy one.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::Empty`], [`RecvError::Disconnected`] (writer gone, ring drained),
+    /// [`RecvError::Corrupt`], [`RecvError::CorruptFrame`], [`RecvError::Invalid`] (skipped).
+    pub fn try_recv(&mut self) -> Result<Message<'_, T>, RecvError> {
+        match self.poll()? {
+            Some(found) => self.found(found),
+            None => Err(self.empty_or_disconnected()),
+        }
+    }
+
+    /// Receives the next message, waiting according to the wait strategy.
+    ///
+    /// # Errors
+    ///
+    /// As [`BroadcastReader::try_recv`], except `Empty`.
+    pub fn recv(&mut self) -> Result<Message<'_, T>, RecvError> {
+        self.recv_deadline(None)
+    }
+
+    /// Receives the next message, waiting at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`BroadcastReader::recv`], or [`RecvError::Timeout`].
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Message<'_, T>, RecvError> {
+        self.recv_deadline(Some(Instant::now() + timeout))
+    }
+
+    fn recv_deadline(&mut self, deadline: Option<Instant>) -> Result<Message<'_, T>, RecvError> {
+        let found = loop {
+            if let Some(found) = self.poll()? {
+                break found;
+            }
+            let next = self.lossy.as_ref().map_or(self.pos, LossyCore::position);
+            let shared = &self.shared;
+            let waited = wait_for(
+                self.wait,
+                shared.readers_parking(1u64 << self.index),
+                deadline,
+                || Ok((shared.write_pos().load(Ordering::Acquire) > next).then_some(())),
+                || if shared.writer_gone() { Err(RecvError::Disconnected) } else { Ok(()) },
+                || RecvError::Timeout,
+            );
+            match waited {
+                Ok(()) => {}
+                Err(RecvError::Disconnected) => match self.poll()? {
+                    Some(found) => break found,
+                    None => return Err(RecvError::Disconnected),
+                },
+                Err(e) => return Err(e),
+            }
+        };
+        self.found(found)
+    }
+}
+
+impl<T: FlatMessage> Drop for BroadcastReader<T> {
+    fn drop(&mut self) {
+        let cursor = self.shared.cursor(self.index);
+        let state = cursor.state.load(Ordering::Relaxed);
+        // Release: the writer stops honouring this cursor once it sees the entry free.
+        cursor.state.store((state & !STATE_MASK) | STATE_FREE, Ordering::Release);
+        let parking = self.shared.readers_parking(1u64 << self.index);
+        if self.counted_may_park {
+            parking.may_park.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.shared.segment.unlock_reader(self.index);
+        self.shared.writer_parking().wake();
+    }
+}
+
+/// A received message: `&T` in place (tethered reader) or in the reader's copy buffer (lossy);
+/// a tethered reader's slot is released when this is dropped.
+#[derive(Debug)]
+pub struct Message<'a, T: FlatMessage> {
+    reader: &'a mut BroadcastReader<T>,
+    found: Found<T>,
+}
+
+impl<T: FlatMessage> Message<'_, T> {
+    /// The message's position in the ring (0 for the first message ever published).
+    pub fn position(&self) -> u64 {
+        self.reader.last
+    }
+
+    /// Messages this reader missed just before this one (lapped by the writer).
+    pub fn missed(&self) -> u64 {
+        match self.found {
+            Found::InPlace(_) => 0,
+            Found::Copied { missed } => missed,
+        }
+    }
+}
+
+impl<T: FlatMessage> Deref for Message<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match self.found {
+            // SAFETY: as in `BroadcastReader::found`: published, protected by this reader's
+            // cursor until release, aligned, in bounds, any bit pattern valid.
+            Found::InPlace(ptr) => unsafe { ptr.as_ref() },
+            Found::Copied { .. } => &self.reader.buffer,
+        }
+    }
+}
+
+impl<T: FlatMessage> Drop for Message<'_, T> {
+    fn drop(&mut self) {
+        if matches!(self.found, Found::InPlace(_)) {
+            self.reader.release();
+        }
+    }
+}
