@@ -13,6 +13,9 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use flatipc::broadcast::{
+    BroadcastOptions, BroadcastReader, BroadcastWriter, Policy, ReaderOptions, StartAt,
+};
 use flatipc::channel::{ChannelOptions, Reader, RecvError, SendError, Writer};
 use flatipc::prelude::*;
 use flatipc::segment::Segment;
@@ -40,6 +43,8 @@ const SLOW_WARMUP: u64 = 1_000;
 /// Messages per throughput measurement, and measurements (interleaved) per throughput row.
 const TPUT_MSGS: u64 = 5_000_000;
 const TPUT_ROUNDS: usize = 5;
+/// Messages per broadcast fan-out measurement (the readers park, so every publish may wake).
+const FANOUT_MSGS: u64 = 1_000_000;
 /// Ring capacity for the throughput rows (and the rtrb baseline).
 const TPUT_CAPACITY: u64 = 4096;
 
@@ -534,6 +539,54 @@ fn peer_main(role: &str) {
                 }
             }
         }
+        // Broadcast echo: a tethered reader of `req` that sends each message back on `resp`.
+        "bc-echo" => {
+            let (req, resp) = (next(), next());
+            let tethered = ReaderOptions { wait: WaitStrategy::Spin, ..ReaderOptions::default() };
+            let mut r =
+                BroadcastReader::<Msg>::open(&req, &tethered).expect("open request broadcast");
+            let mut w = BroadcastWriter::<Msg>::open(&resp, WaitStrategy::Spin)
+                .expect("open response broadcast");
+            ready();
+            loop {
+                let m = r.recv().expect("broadcast echo recv");
+                let seq = m.seq;
+                w.try_send(&m).expect("broadcast echo send");
+                drop(m);
+                if seq == STOP {
+                    break;
+                }
+            }
+        }
+        // Broadcast writer for throughput: `count` messages with `send` (Spin).
+        "bc-writer" => {
+            let name = next();
+            let count: u64 = next().parse().expect("count");
+            let mut w = BroadcastWriter::<Msg>::open(&name, WaitStrategy::Spin)
+                .expect("open broadcast writer");
+            ready();
+            for seq in 0..count {
+                w.send(&msg(seq)).expect("broadcast send");
+            }
+        }
+        // A lossy broadcast reader that parks whenever the ring is empty, until disconnected.
+        "bc-lossy" => {
+            let name = next();
+            let options = ReaderOptions {
+                policy: Policy::Lossy,
+                start: StartAt::Next,
+                wait: WaitStrategy::SpinThenPark { spins: 0 },
+            };
+            let mut r = BroadcastReader::<Msg>::open(&name, &options).expect("open lossy reader");
+            ready();
+            loop {
+                match r.recv() {
+                    Ok(_) => {}
+                    Err(RecvError::Disconnected) => break,
+                    Err(e) => panic!("lossy reader: {e}"),
+                }
+            }
+        }
         // Framed-stream echo: receive a frame on `req`, send its message back on `resp`.
         "stream-echo" => {
             let (req, resp) = (next(), next());
@@ -744,6 +797,75 @@ fn stream_flatipc_rt(pinned: bool) -> Lat {
     Lat::from(&h)
 }
 
+fn bc_options(capacity: u64) -> BroadcastOptions {
+    BroadcastOptions { capacity, max_readers: 8, wait: WaitStrategy::Spin }
+}
+
+/// Round trip over two broadcast rings, each with one tethered reader (busy-spin).
+fn broadcast_rt(pinned: bool) -> Lat {
+    let names = Segments::new("bcrt", 2);
+    let mut w = BroadcastWriter::<Msg>::create(&names.0[0], &bc_options(64))
+        .expect("create request broadcast");
+    let response = BroadcastWriter::<Msg>::create(&names.0[1], &bc_options(64))
+        .expect("create response broadcast");
+    let tethered = ReaderOptions { wait: WaitStrategy::Spin, ..ReaderOptions::default() };
+    let mut r = response.subscribe(&tethered).expect("subscribe to responses");
+    drop(response); // the peer writes responses
+    let peer = Peer::spawn("bc-echo", &format!("{},{}", names.0[0], names.0[1]), pinned);
+    let mut rt = |seq: u64| {
+        w.try_send(&msg(seq)).expect("broadcast send");
+        assert_eq!(r.recv().expect("broadcast recv").seq, seq);
+    };
+    let h = latency(WARMUP, SPIN_ITERS, &mut rt);
+    rt(STOP);
+    peer.finish();
+    Lat::from(&h)
+}
+
+/// Broadcast throughput: the peer writes, this process is one tethered reader (Spin).
+fn broadcast_tput(count: u64, pinned: bool) -> f64 {
+    let names = Segments::new("bctput", 1);
+    let tethered = ReaderOptions { wait: WaitStrategy::Spin, ..ReaderOptions::default() };
+    let mut r =
+        BroadcastReader::<Msg>::open_or_create(&names.0[0], &bc_options(TPUT_CAPACITY), &tethered)
+            .expect("create broadcast");
+    let peer = Peer::spawn("bc-writer", &format!("{},{count}", names.0[0]), pinned);
+    let mut next = 0;
+    let mut start = None;
+    while next < count {
+        let m = r.recv().expect("broadcast recv");
+        assert_eq!(m.seq, next, "messages arrive in order");
+        next += 1;
+        if start.is_none() {
+            start = Some((Instant::now(), next));
+        }
+    }
+    let (t0, n0) = start.expect("received something");
+    let rate = (count - n0) as f64 / t0.elapsed().as_secs_f64();
+    peer.finish();
+    rate
+}
+
+/// Publish throughput of a broadcast writer (this process) with `readers` lossy reader
+/// processes attached, each parked whenever it has caught up.
+fn broadcast_fanout(readers: usize, count: u64, pinned: bool) -> f64 {
+    let names = Segments::new("bcfan", 1);
+    let mut w = BroadcastWriter::<Msg>::create(&names.0[0], &bc_options(TPUT_CAPACITY))
+        .expect("create broadcast");
+    let peers: Vec<Peer> =
+        (0..readers).map(|_| Peer::spawn("bc-lossy", &names.0[0], pinned)).collect();
+    let t0 = Instant::now();
+    for seq in 0..count {
+        w.try_send(&msg(seq)).expect("a lossy-only ring never fills");
+    }
+    let rate = count as f64 / t0.elapsed().as_secs_f64();
+    drop(w);
+    for peer in peers {
+        peer.finish();
+    }
+    rate
+}
+
 fn big_rt(pinned: bool) -> Lat {
     let names = Segments::new("big", 2);
     let options = ChannelOptions { capacity: 4, wait: WaitStrategy::Spin };
@@ -936,14 +1058,15 @@ fn main() {
     // RT_ROUNDS times), and each row reports the round whose ratio to that round's floor is the
     // median: load from other tenants of this shared machine drifts over seconds, and a floor
     // measured next to each row cancels most of it.
-    let mut rounds: Vec<[Lat; 4]> = Vec::new();
+    let mut rounds: Vec<[Lat; 5]> = Vec::new();
     for round in 1..=RT_ROUNDS {
         step(&format!("busy-spin round trips, round {round}/{RT_ROUNDS}"));
         let fl = floor(pinned);
         let sp = flatipc_rt("spin", "recv", rt_options(WaitStrategy::Spin), pinned, None);
         let tr = flatipc_rt("try", "try", rt_options(WaitStrategy::Spin), pinned, None);
         let st = stream_flatipc_rt(pinned);
-        rounds.push([fl, sp, tr, st]);
+        let bc = broadcast_rt(pinned);
+        rounds.push([fl, sp, tr, st, bc]);
     }
     let median_round = |k: usize| {
         let mut order: Vec<usize> = (0..rounds.len()).collect();
@@ -987,6 +1110,14 @@ fn main() {
         st_floor,
         1.5,
     ));
+    let (bc, bc_floor) = pick(4);
+    rows.push(lat_row(
+        "2d. flatipc broadcast RT, tethered readers, Spin, try_send + recv",
+        &bc,
+        "floor",
+        bc_floor,
+        1.5,
+    ));
 
     step("unix socket");
     let us = stream_rt(true, pinned);
@@ -1006,21 +1137,45 @@ fn main() {
 
     // Throughput is sensitive to whatever else the host runs: the variants are interleaved
     // over several rounds and each reports its median.
-    step("throughput rounds (rtrb, batch, loan, send Spin, send Park)");
+    step("throughput rounds (rtrb, batch, loan, send Spin, send Park, broadcast)");
     let park_spin = WaitStrategy::SpinThenPark { spins: 1_000_000 };
-    let mut samples: [Vec<f64>; 5] = Default::default();
+    let mut samples: [Vec<f64>; 8] = Default::default();
     for _ in 0..TPUT_ROUNDS {
         samples[0].push(rtrb_tput(TPUT_MSGS, pinned));
         samples[1].push(flatipc_tput("tbatch", "batch", WaitStrategy::Spin, TPUT_MSGS, pinned));
         samples[2].push(flatipc_tput("tloan", "loan", WaitStrategy::Spin, TPUT_MSGS, pinned));
         samples[3].push(flatipc_tput("tsend", "send", WaitStrategy::Spin, TPUT_MSGS, pinned));
         samples[4].push(flatipc_tput("tpark", "send", park_spin, TPUT_MSGS, pinned));
+        samples[5].push(broadcast_tput(TPUT_MSGS, pinned));
+        samples[6].push(broadcast_fanout(1, FANOUT_MSGS, pinned));
+        samples[7].push(broadcast_fanout(4, FANOUT_MSGS, pinned));
     }
-    let [rt, tb, tl, ts, tp] = samples.map(median);
+    let [rt, tb, tl, ts, tp, bt, f1, f4] = samples.map(median);
     rows.push(tput_row("4. rtrb push/pop, 2 threads (baseline)", rt, "itself", rt, 1.0));
     rows.push(tput_row("4a. flatipc tput, try_send_batch(256) + drain", tb, "rtrb", rt, 1.0));
     rows.push(tput_row("4b. flatipc tput, loan/commit + try_recv", tl, "rtrb", rt, 1.0));
     rows.push(tput_row("4c. flatipc tput, send + recv, Spin", ts, "rtrb", rt, 1.0));
+    rows.push(tput_row(
+        "7a. broadcast tput, 1 tethered reader, send + recv, Spin",
+        bt,
+        "4c (typed send + recv)",
+        ts,
+        0.8,
+    ));
+    rows.push(tput_row(
+        "7b. broadcast publish rate, 1 parked lossy reader process (baseline)",
+        f1,
+        "itself",
+        f1,
+        1.0,
+    ));
+    rows.push(tput_row(
+        "7c. broadcast publish rate, 4 parked lossy reader processes",
+        f4,
+        "7b (1 reader)",
+        f1,
+        0.8,
+    ));
 
     let park = rt_options(WaitStrategy::SpinThenPark { spins: 0 });
     step("raw futex round trip");

@@ -124,7 +124,10 @@ impl SharedParking<'_> {
             return;
         }
         fence(Ordering::SeqCst);
-        if self.mask.load(Ordering::Relaxed) != 0 {
+        // Clearing the mask here (not only when each sleeper wakes up) makes the publishes that
+        // follow, until a reader parks again, skip the syscall: a cleared sleeper still returns
+        // from its futex wait, because the futex word changes below.
+        if self.mask.load(Ordering::Relaxed) != 0 && self.mask.swap(0, Ordering::Relaxed) != 0 {
             // SYNC POINT W (Release): pairs with the Acquire load of the futex word in `sleep`.
             self.futex.fetch_add(1, Ordering::Release);
             let _ = crate::os::futex_wake(self.futex, u32::MAX);

@@ -120,14 +120,15 @@ fn spec_sizes() {
     };
     assert_eq!((stream.data_size(), stream.segment_size()), (1 << 20, 4096 + (1 << 20)));
     assert_eq!(SegmentSpec::typed_channel(2, MessageEntry { size: 65, ..quote() }).slot_size, 128);
-    // A broadcast ring: 16-byte slot headers, then the reader table after the slots (page
-    // aligned), 64 bytes per reader.
+    // A broadcast ring: slots, a sequence word per slot, then the reader table (page aligned),
+    // 64 bytes per reader.
     let broadcast = SegmentSpec::broadcast(4, 3, quote());
     assert_eq!(broadcast.slot_size, 64);
     assert_eq!((broadcast.data_size(), broadcast.segment_size()), (4096 + 3 * 64, 12288));
     assert!(broadcast.validate().is_ok());
-    let big = SegmentSpec::broadcast(2, 1, MessageEntry { size: 49, ..quote() });
+    let big = SegmentSpec::broadcast(64, 1, MessageEntry { size: 65, ..quote() });
     assert_eq!(big.slot_size, 128);
+    assert_eq!(big.data_size(), (64 * 128 + 64 * 8_u64).next_multiple_of(4096) + 64);
 }
 
 #[test]
@@ -148,10 +149,10 @@ fn invalid_specs_are_refused() {
         SegmentSpec::broadcast(4, 65, quote()),
         SegmentSpec {
             slot_size: 64,
-            ..SegmentSpec::broadcast(4, 1, MessageEntry { size: 49, ..quote() })
+            ..SegmentSpec::broadcast(4, 1, MessageEntry { size: 65, ..quote() })
         },
         SegmentSpec {
-            messages: vec![MessageEntry { align: 32, ..quote() }],
+            messages: vec![MessageEntry { align: 128, ..quote() }],
             ..SegmentSpec::broadcast(4, 1, quote())
         },
         SegmentSpec {

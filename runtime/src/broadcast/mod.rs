@@ -38,7 +38,7 @@ use crate::ring::broadcast::{
     join, next_generation, Cursor, Lossy, LossyCore, WriterCore, POLICY_LOSSY, POLICY_TETHERED,
     STATE_CLAIMED, STATE_FREE, STATE_MASK,
 };
-use crate::ring::core::{check, FRAME_HEADER_BYTES};
+use crate::ring::core::check;
 pub use crate::ring::{RecvError, SendError};
 use crate::ring::{Shared, READER, WRITER};
 use crate::segment::{layout, Expect, MessageEntry, RingKind, Segment, SegmentSpec};
@@ -114,14 +114,8 @@ fn spec_of<T: FlatMessage>(options: &BroadcastOptions) -> SegmentSpec {
     SegmentSpec::broadcast(capacity, options.max_readers, entry_of::<T>())
 }
 
-/// The slot header: `u64 seq; u32 size; u16 version; u16 flags`, then the message.
-const SLOT_SEQ: usize = 0;
-const SLOT_SIZE: usize = 8;
-const SLOT_VERSION_FLAGS: usize = 12;
-
 /// The words of the shared segment that broadcast ends use beyond [`Shared`].
 trait BroadcastShared {
-    fn slot_offset(&self, index: u64) -> usize;
     fn seq(&self, index: u64) -> &AtomicU64;
     fn message<T>(&self, index: u64) -> NonNull<u8>;
     fn cursor(&self, reader: u32) -> Cursor<'_>;
@@ -130,23 +124,19 @@ trait BroadcastShared {
 }
 
 impl BroadcastShared for Shared {
-    /// Offset in the segment of slot `index` (`index < capacity`, asserted).
-    fn slot_offset(&self, index: u64) -> usize {
-        assert!(index < self.capacity, "slot {index} out of range");
-        // `capacity × slot_size` lies in the data area (validated at open), so this fits.
-        layout::DATA_OFFSET + usize::try_from(index).unwrap_or(usize::MAX) * self.slot_size
-    }
-
+    /// The sequence word of slot `index` (`index < capacity`, asserted): the words follow the
+    /// slots, 8 bytes each.
     fn seq(&self, index: u64) -> &AtomicU64 {
-        self.segment.atomic_u64(self.slot_offset(index) + SLOT_SEQ)
+        assert!(index < self.capacity, "slot {index} out of range");
+        // Both products lie in the data area (validated at open), so they fit.
+        let slots = usize::try_from(self.capacity).unwrap_or(usize::MAX) * self.slot_size;
+        let at = layout::DATA_OFFSET + slots + 8 * usize::try_from(index).unwrap_or(usize::MAX);
+        self.segment.atomic_u64(at)
     }
 
-    /// The message bytes of slot `index`, 16 bytes in (8-aligned, and 16-aligned for `T`).
+    /// The message bytes of slot `index` (64-byte aligned; `slot` checks the bounds).
     fn message<T>(&self, index: u64) -> NonNull<u8> {
-        // The slot's data offset; `message_ptr` asserts the message lies in the data area.
-        let frame = self.slot_offset(index) - layout::DATA_OFFSET;
-        assert!(FRAME_HEADER_BYTES + size_of::<T>() <= self.slot_size);
-        self.message_ptr(frame, size_of::<T>())
+        self.slot::<T>(index).cast::<u8>()
     }
 
     fn cursor(&self, reader: u32) -> Cursor<'_> {
@@ -180,8 +170,7 @@ fn store_atomically(dst: NonNull<u8>, src: &[u8]) {
         // checked the bounds), so the offset `8k < src.len()` stays in bounds.
         let at = unsafe { dst.as_ptr().add(8 * k) };
         if let Ok(word) = <[u8; 8]>::try_from(chunk) {
-            // SAFETY: `at` is valid for 8 bytes and 8-aligned (slots are 64-aligned, messages
-            // 16 bytes in); those bytes are only ever accessed atomically while shared (tethered
+            // SAFETY: `at` is valid for 8 bytes and 8-aligned (slots are 64-aligned); those bytes are only ever accessed atomically while shared (tethered
             // readers read them in place only when the writer cannot be writing them).
             unsafe { AtomicU64::from_ptr(at.cast::<u64>()) }
                 .store(u64::from_ne_bytes(word), Ordering::Relaxed);
@@ -367,11 +356,6 @@ impl<T: FlatMessage> BroadcastWriter<T> {
         let shared = &self.shared;
         let seq = shared.seq(index);
         self.core.begin(seq, 0);
-        let slot = shared.slot_offset(index);
-        // Relaxed: published by the Release store of `seq` and of `write_pos`.
-        let size = u32::try_from(size_of::<T>()).unwrap_or(u32::MAX);
-        shared.segment.atomic_u32(slot + SLOT_SIZE).store(size, Ordering::Relaxed);
-        shared.segment.atomic_u32(slot + SLOT_VERSION_FLAGS).store(0, Ordering::Relaxed);
         store_atomically(shared.message::<T>(index), message.as_bytes());
         self.core.end(seq, 0);
         self.core.advance(shared.write_pos(), 1);

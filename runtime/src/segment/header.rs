@@ -9,8 +9,8 @@ use crate::os;
 use super::layout::*;
 use super::memory::Memory;
 use super::spec::{
-    broadcast_slot_size, data_size, frame_fits, max_align, min_slot_size, readers_ok, Expect,
-    MessageEntry, RingKind, SegmentSpec,
+    data_size, frame_fits, max_align, min_slot_size, readers_ok, Expect, MessageEntry, RingKind,
+    SegmentSpec,
 };
 use super::{unix_ns, Geometry};
 
@@ -211,14 +211,7 @@ pub(super) fn validate_header(
             ));
         }
         match kind {
-            RingKind::Broadcast if broadcast_slot_size(m.size) > slot_size => {
-                return Err(bad(
-                    "slot_size",
-                    slot_size.to_string(),
-                    format!("at least {} for message `{}`", broadcast_slot_size(m.size), m.name),
-                ));
-            }
-            RingKind::TypedChannel if min_slot_size(m.size) > slot_size => {
+            RingKind::TypedChannel | RingKind::Broadcast if min_slot_size(m.size) > slot_size => {
                 return Err(bad(
                     "slot_size",
                     slot_size.to_string(),

@@ -13,8 +13,8 @@ pub enum RingKind {
     TypedChannel = 1,
     /// A framed SPSC byte stream of `capacity` bytes carrying up to 32 message types.
     FramedStream = 2,
-    /// A typed broadcast ring: `capacity` slots of `slot_size` bytes (a 16-byte slot header,
-    /// then the message), one writer, up to `max_readers` readers (`docs/PROTOCOL.md` §5).
+    /// A typed broadcast ring: `capacity` slots of `slot_size` bytes and a sequence word per
+    /// slot, one writer, up to `max_readers` readers (`docs/PROTOCOL.md` §5).
     Broadcast = 3,
 }
 
@@ -86,10 +86,9 @@ impl SegmentSpec {
     }
 
     /// A broadcast ring of `capacity` slots carrying `message` for up to `max_readers` readers,
-    /// with the smallest valid slot size (16-byte slot header plus the message, rounded up to a
-    /// multiple of 64).
+    /// with the smallest valid slot size (as for a typed channel).
     pub fn broadcast(capacity: u64, max_readers: u32, message: MessageEntry) -> SegmentSpec {
-        let slot_size = broadcast_slot_size(message.size);
+        let slot_size = min_slot_size(message.size);
         let messages = vec![message];
         SegmentSpec { kind: RingKind::Broadcast, capacity, slot_size, messages, max_readers }
     }
@@ -166,17 +165,7 @@ impl SegmentSpec {
             return invalid(format!("max_readers is {}, expected {expected}", self.max_readers));
         }
         for m in &self.messages {
-            if self.kind == RingKind::Broadcast && broadcast_slot_size(m.size) > self.slot_size {
-                return invalid(format!(
-                    "message `{}` of {} bytes and its 16-byte slot header do not fit in \
-                     slot_size {}; raise slot_size to {}",
-                    m.name,
-                    m.size,
-                    self.slot_size,
-                    broadcast_slot_size(m.size)
-                ));
-            }
-            if self.kind == RingKind::TypedChannel && min_slot_size(m.size) > self.slot_size {
+            if self.kind != RingKind::FramedStream && min_slot_size(m.size) > self.slot_size {
                 return invalid(format!(
                     "message `{}` of {} bytes does not fit in slot_size {}; raise slot_size to {}",
                     m.name,
@@ -216,12 +205,12 @@ impl SegmentSpec {
     }
 }
 
-/// The largest message alignment of a ring kind: typed slots are 64-byte aligned, stream and
-/// broadcast messages start 16 bytes into a 16-aligned frame or slot.
+/// The largest message alignment of a ring kind: typed and broadcast slots are 64-byte aligned,
+/// stream messages start 16 bytes into a 16-aligned frame.
 pub(crate) fn max_align(kind: RingKind) -> u32 {
     match kind {
-        RingKind::TypedChannel => SLOT_ALIGN,
-        RingKind::FramedStream | RingKind::Broadcast => STREAM_MAX_ALIGN,
+        RingKind::TypedChannel | RingKind::Broadcast => SLOT_ALIGN,
+        RingKind::FramedStream => STREAM_MAX_ALIGN,
     }
 }
 
@@ -234,15 +223,6 @@ pub(crate) fn readers_ok(kind: RingKind, max_readers: u32) -> Result<(), &'stati
         _ if max_readers == 0 => Ok(()),
         _ => Err("0 for an SPSC ring"),
     }
-}
-
-/// The smallest broadcast slot for a `size`-byte message: the 16-byte slot header plus the
-/// message, rounded up to a multiple of 64.
-pub(crate) fn broadcast_slot_size(size: u32) -> u32 {
-    (u64::from(size) + FRAME_HEADER_SIZE)
-        .next_multiple_of(u64::from(SLOT_ALIGN))
-        .try_into()
-        .unwrap_or(u32::MAX)
 }
 
 /// The smallest typed-channel slot for a `size`-byte message: a multiple of 64, at least 64.
@@ -272,8 +252,9 @@ pub(crate) fn stream_capacity_for(size: u64) -> u64 {
     (crate::ring::core::frame_len(size) * 2).next_power_of_two().max(MIN_STREAM_CAPACITY)
 }
 
-/// `capacity × slot_size` (typed), `capacity` (stream), or for a broadcast ring the slots
-/// rounded up to a page plus the reader table (`max_readers × 64`); `None` on overflow.
+/// `capacity × slot_size` (typed), `capacity` (stream), or for a broadcast ring the slots and
+/// their sequence words rounded up to a page, plus the reader table (`max_readers × 64`);
+/// `None` on overflow.
 pub(super) fn data_size(
     kind: RingKind,
     capacity: u64,
@@ -288,9 +269,13 @@ pub(super) fn data_size(
     }
 }
 
-/// Offset of a broadcast ring's reader table in the data area: the slots rounded up to a page.
+/// Offset of a broadcast ring's reader table in the data area: the slots, then one 8-byte
+/// sequence word per slot, rounded up to a page.
 pub(super) fn reader_table_offset(capacity: u64, slot_size: u32) -> Option<u64> {
-    capacity.checked_mul(u64::from(slot_size))?.checked_next_multiple_of(PAGE)
+    capacity
+        .checked_mul(u64::from(slot_size))?
+        .checked_add(capacity.checked_mul(8)?)?
+        .checked_next_multiple_of(PAGE)
 }
 
 /// Header plus `data_size`, rounded up to a page; `None` on overflow.
