@@ -1,11 +1,14 @@
-//! Two processes over shared memory: a typed channel, then a framed stream.
+//! Processes over shared memory: a typed channel, a framed stream, then a broadcast ring.
 //!
 //! `cargo run --release -p flatipc-pubsub` starts a subscriber and a publisher as two separate
 //! processes, twice:
 //! - over a typed channel, the publisher `loan`s `market.data/Quote` messages directly in shared
 //!   memory, fills and commits them; the subscriber reads them in place and checks every one;
 //! - over a framed stream of the whole `market.data` library, the publisher interleaves `Trade`s
-//!   and `Quote`s; the subscriber dispatches on the generated `market_data::AnyMessage` enum.
+//!   and `Quote`s; the subscriber dispatches on the generated `market_data::AnyMessage` enum;
+//! - over a broadcast ring (`--fanout`), one publisher and two subscribers started at different
+//!   times: a tethered one (sees every quote) and a lossy one (`--lossy`, never slows the
+//!   publisher down, and reports how many quotes it missed).
 //!
 //! Run the two sides yourself (in two terminals, in either order; add `--stream` to both for the
 //! framed stream): `cargo run --release -p flatipc-pubsub -- subscribe` and
@@ -15,6 +18,9 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
+use flatipc::broadcast::{
+    BroadcastOptions, BroadcastReader, BroadcastWriter, Policy, ReaderOptions, StartAt,
+};
 use flatipc::channel::{ChannelOptions, Reader, RecvError, SendError, Writer};
 use flatipc::stream::{StreamOptions, StreamReader, StreamWriter};
 
@@ -39,6 +45,12 @@ struct Cli {
     /// Use a framed stream of every `market.data` message instead of a typed `Quote` channel.
     #[arg(long, global = true)]
     stream: bool,
+    /// Use a broadcast ring of `Quote`s (many subscribers) instead of a typed channel.
+    #[arg(long, global = true, conflicts_with = "stream")]
+    fanout: bool,
+    /// Fan-out subscribers only: be lossy (never slow the publisher down) instead of tethered.
+    #[arg(long, global = true)]
+    lossy: bool,
     #[command(subcommand)]
     role: Option<Role>,
 }
@@ -212,6 +224,90 @@ fn subscribe(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+fn fanout_options() -> BroadcastOptions {
+    BroadcastOptions { capacity: 4096, max_readers: 4, ..BroadcastOptions::default() }
+}
+
+/// Publishes `count` quotes on a broadcast ring: `send` waits for tethered subscribers only.
+fn publish_fanout(name: &str, count: u64) -> Result<(), String> {
+    let mut writer = BroadcastWriter::<Quote>::open_or_create(name, &fanout_options())
+        .map_err(|e| e.to_string())?;
+    let start = writer.position();
+    for seq in start..start + count {
+        let mut quote = writer.loan();
+        fill_quote(&mut quote, seq)?;
+        quote.commit().map_err(|e| e.to_string())?;
+    }
+    println!("publisher: sent {count} quotes on a broadcast ring");
+    Ok(())
+}
+
+/// Receives quotes from a broadcast ring until the publisher has gone: a tethered subscriber
+/// must see every quote from the one it started at; a lossy one may miss some, and says how many.
+fn subscribe_fanout(name: &str, lossy: bool) -> Result<(), String> {
+    let policy = if lossy { Policy::Lossy } else { Policy::Tethered };
+    let options = ReaderOptions { policy, start: StartAt::Next, ..ReaderOptions::default() };
+    let mut reader = BroadcastReader::<Quote>::open_or_create(name, &fanout_options(), &options)
+        .map_err(|e| e.to_string())?;
+    let (mut received, mut first, mut expected) = (0u64, None, 0u64);
+    loop {
+        let quote = match reader.recv_timeout(Duration::from_secs(30)) {
+            Ok(quote) => quote,
+            Err(RecvError::Disconnected) => break,
+            Err(e) => return Err(e.to_string()),
+        };
+        let sequence = quote.sequence;
+        let first = *first.get_or_insert(sequence);
+        if sequence != first && sequence != expected + quote.missed() {
+            return Err(format!("quote {sequence} arrived, expected {expected}"));
+        }
+        if quote.ask.mantissa != quote.bid.mantissa + 1 {
+            return Err(format!("quote {sequence} is wrong"));
+        }
+        expected = sequence + 1;
+        received += 1;
+    }
+    let kind = if lossy { "lossy" } else { "tethered" };
+    println!(
+        "{kind} subscriber: received {received} quotes in order from quote {}, missed {}",
+        first.unwrap_or(0),
+        reader.missed()
+    );
+    if !lossy && reader.missed() != 0 {
+        return Err("a tethered subscriber missed quotes".into());
+    }
+    Ok(())
+}
+
+/// One publisher, two subscribers started at different times: a tethered one before the
+/// publisher, a lossy one while it runs.
+fn demo_fanout(name: &str) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    println!("starting a publisher and two subscribers (tethered first, lossy later) on a broadcast ring, /dev/shm/flatipc.{name}");
+    let spawn = |extra: &[&str]| {
+        Command::new(&exe)
+            .args(["--fanout", "--name", name])
+            .args(extra)
+            .spawn()
+            .map_err(|e| e.to_string())
+    };
+    let mut tethered = spawn(&["subscribe"])?;
+    std::thread::sleep(Duration::from_millis(100));
+    let mut publisher = spawn(&["publish", "--count", "2000000"])?;
+    std::thread::sleep(Duration::from_millis(20));
+    let mut lossy = spawn(&["--lossy", "subscribe"])?;
+    let published = publisher.wait().map_err(|e| e.to_string())?;
+    let ok =
+        [tethered.wait(), lossy.wait()].into_iter().all(|status| status.is_ok_and(|s| s.success()));
+    let _ = flatipc::Segment::remove(name);
+    if published.success() && ok {
+        println!("done: every subscriber saw valid quotes in order");
+        Ok(())
+    } else {
+        Err("a process failed".to_string())
+    }
+}
+
 fn demo(name: &str, stream: bool) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let what = if stream { "framed stream" } else { "typed channel" };
@@ -238,11 +334,15 @@ fn demo(name: &str, stream: bool) -> Result<(), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.role {
+        Some(Role::Publish { count }) if cli.fanout => publish_fanout(&cli.name, count),
+        Some(Role::Subscribe) if cli.fanout => subscribe_fanout(&cli.name, cli.lossy),
         Some(Role::Publish { count }) if cli.stream => publish_stream(&cli.name, count),
         Some(Role::Publish { count }) => publish(&cli.name, count),
         Some(Role::Subscribe) if cli.stream => subscribe_stream(&cli.name),
         Some(Role::Subscribe) => subscribe(&cli.name),
-        None => demo(&cli.name, false).and_then(|()| demo(&format!("{}-stream", cli.name), true)),
+        None => demo(&cli.name, false)
+            .and_then(|()| demo(&format!("{}-stream", cli.name), true))
+            .and_then(|()| demo_fanout(&format!("{}-fanout", cli.name))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
