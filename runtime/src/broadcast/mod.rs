@@ -474,7 +474,7 @@ impl<T: FlatMessage> DerefMut for BroadcastLoan<'_, T> {
 /// A message found by a reader: in place (tethered) or copied into the reader's buffer.
 #[derive(Debug, Clone, Copy)]
 enum Found<T> {
-    InPlace(NonNull<T>),
+    InPlace { ptr: NonNull<T>, missed: u64 },
     Copied { missed: u64 },
 }
 
@@ -495,6 +495,8 @@ pub struct BroadcastReader<T: FlatMessage> {
     /// Position of the message last handed out.
     last: u64,
     missed_total: u64,
+    /// Messages the tethered backlog lost, reported with the first in-place message.
+    backlog_missed: u64,
     empty_polls: u32,
     counted_may_park: bool,
     _type: PhantomData<fn() -> T>,
@@ -537,6 +539,7 @@ impl<T: FlatMessage> BroadcastReader<T> {
             buffer: T::new_box_zeroed().expect("allocation"),
             last: start,
             missed_total: 0,
+            backlog_missed: 0,
             empty_polls: 0,
             counted_may_park,
             _type: PhantomData,
@@ -601,8 +604,14 @@ impl<T: FlatMessage> BroadcastReader<T> {
                 }
                 Lossy::Empty if self.policy == Policy::Lossy => return Ok(None),
                 Lossy::Empty if core.position() < self.pos => return Ok(None),
-                // The tethered backlog is done: continue in place at the cursor.
-                Lossy::Empty => self.lossy = None,
+                // The tethered backlog is done: continue in place at the cursor, reporting what
+                // the backlog lost with the first message read there.
+                Lossy::Empty => {
+                    let missed = core.take_missed();
+                    self.missed_total += missed;
+                    self.backlog_missed = missed;
+                    self.lossy = None;
+                }
             }
         }
         if self.pos == self.cached_write {
@@ -616,7 +625,8 @@ impl<T: FlatMessage> BroadcastReader<T> {
         }
         let index = self.pos & (self.shared.capacity - 1);
         self.last = self.pos;
-        Ok(Some(Found::InPlace(self.shared.message::<T>(index).cast::<T>())))
+        let ptr = self.shared.message::<T>(index).cast::<T>();
+        Ok(Some(Found::InPlace { ptr, missed: std::mem::take(&mut self.backlog_missed) }))
     }
 
     /// Releases the message read in place (tethered).
@@ -634,13 +644,13 @@ impl<T: FlatMessage> BroadcastReader<T> {
             // SAFETY: the slot is published (below the Acquire-loaded `write_pos`) and this
             // tethered reader's cursor keeps the writer off it until `release`; aligned and in
             // bounds (`message`); every bit pattern is a valid `T`.
-            Found::InPlace(ptr) => unsafe { ptr.as_ref() },
+            Found::InPlace { ptr, .. } => unsafe { ptr.as_ref() },
             Found::Copied { .. } => &self.buffer,
         };
         if T::NEEDS_VALIDATION {
             if let Err(error) = value.validate() {
                 let position = self.last;
-                if matches!(found, Found::InPlace(_)) {
+                if matches!(found, Found::InPlace { .. }) {
                     self.release();
                 }
                 return Err(RecvError::Invalid { position, error });
@@ -754,8 +764,7 @@ impl<T: FlatMessage> Message<'_, T> {
     /// Messages this reader missed just before this one (lapped by the writer).
     pub fn missed(&self) -> u64 {
         match self.found {
-            Found::InPlace(_) => 0,
-            Found::Copied { missed } => missed,
+            Found::InPlace { missed, .. } | Found::Copied { missed } => missed,
         }
     }
 }
@@ -766,7 +775,7 @@ impl<T: FlatMessage> Deref for Message<'_, T> {
         match self.found {
             // SAFETY: as in `BroadcastReader::found`: published, protected by this reader's
             // cursor until release, aligned, in bounds, any bit pattern valid.
-            Found::InPlace(ptr) => unsafe { ptr.as_ref() },
+            Found::InPlace { ptr, .. } => unsafe { ptr.as_ref() },
             Found::Copied { .. } => &self.reader.buffer,
         }
     }
@@ -774,7 +783,7 @@ impl<T: FlatMessage> Deref for Message<'_, T> {
 
 impl<T: FlatMessage> Drop for Message<'_, T> {
     fn drop(&mut self) {
-        if matches!(self.found, Found::InPlace(_)) {
+        if matches!(self.found, Found::InPlace { .. }) {
             self.reader.release();
         }
     }

@@ -254,6 +254,12 @@ impl LossyCore {
     pub(crate) fn position(&self) -> u64 {
         self.pos
     }
+
+    /// Units skipped since the last valid copy, taken (a tethered reader leaving its backlog
+    /// reports them with its first in-place message).
+    pub(crate) fn take_missed(&mut self) -> u64 {
+        std::mem::take(&mut self.missed)
+    }
 }
 
 #[cfg(all(test, not(loom)))]
