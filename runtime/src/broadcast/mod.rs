@@ -38,7 +38,7 @@ use crate::ring::broadcast::{
     join, next_generation, Cursor, Lossy, LossyCore, WriterCore, POLICY_LOSSY, POLICY_TETHERED,
     STATE_CLAIMED, STATE_FREE, STATE_MASK,
 };
-use crate::ring::core::check;
+use crate::ring::core::{check, MAX_POSITION};
 pub use crate::ring::{RecvError, SendError};
 use crate::ring::{Shared, READER, WRITER};
 use crate::segment::{layout, Expect, MessageEntry, RingKind, Segment, SegmentSpec};
@@ -267,7 +267,7 @@ impl<T: FlatMessage> BroadcastWriter<T> {
         let shared = Shared::new(segment);
         shared.announce(WRITER, wait);
         let write_pos = shared.write_pos().load(Ordering::Acquire);
-        if write_pos.checked_add(shared.capacity).is_none() {
+        if write_pos >= MAX_POSITION {
             return Err(shared.corrupt_at_attach(crate::ring::core::Corrupt::Positions {
                 read_pos: 0,
                 write_pos,
@@ -339,13 +339,14 @@ impl<T: FlatMessage> BroadcastWriter<T> {
             let state = cursor.state.load(Ordering::Acquire);
             if state & STATE_MASK != STATE_FREE && !shared.segment.reader_alive(i) {
                 let freed = (state & !STATE_MASK) | STATE_FREE;
+                // The entry's parked bit is left alone: it may already belong to a new reader,
+                // and a dead reader's bit costs at most one wake (`wake` clears the mask).
                 let _ = cursor.state.compare_exchange(
                     state,
                     freed,
                     Ordering::AcqRel,
                     Ordering::Relaxed,
                 );
-                shared.readers_parking(0).mask.fetch_and(!(1u64 << i), Ordering::Relaxed);
             }
         }
     }
@@ -368,6 +369,7 @@ impl<T: FlatMessage> BroadcastWriter<T> {
     ///
     /// [`SendError::Full`]: a tethered reader has not read the oldest slot yet.
     pub fn try_send(&mut self, message: &T) -> Result<(), SendError> {
+        self.check_position()?;
         if self.free() == 0 {
             self.full_polls = self.full_polls.wrapping_add(1);
             if self.full_polls % 256 == 0 {
@@ -405,6 +407,7 @@ impl<T: FlatMessage> BroadcastWriter<T> {
     }
 
     fn send_deadline(&mut self, message: &T, deadline: Option<Instant>) -> Result<(), SendError> {
+        self.check_position()?;
         if self.free() == 0 {
             let shared = &self.shared;
             let core = &mut self.core;
@@ -428,6 +431,16 @@ impl<T: FlatMessage> BroadcastWriter<T> {
     /// Messages published since the segment was created.
     pub fn position(&self) -> u64 {
         self.core.position()
+    }
+
+    /// Positions never reach [`MAX_POSITION`] (a corrupt `write_pos` found at attach is refused;
+    /// this guards the arithmetic of a writer that started just below it).
+    fn check_position(&self) -> Result<(), SendError> {
+        let write_pos = self.core.position();
+        if write_pos >= MAX_POSITION - 1 {
+            return Err(SendError::Corrupt { read_pos: 0, write_pos });
+        }
+        Ok(())
     }
 }
 
@@ -504,6 +517,11 @@ pub struct BroadcastReader<T: FlatMessage> {
 
 impl<T: FlatMessage> BroadcastReader<T> {
     fn attach(segment: Arc<Segment>, options: &ReaderOptions) -> Result<Self, OpenError> {
+        // Allocated before the entry is claimed, so that a failed allocation leaves no entry
+        // claimed by a reader that will never release it.
+        let buffer = T::new_box_zeroed().map_err(|_| OpenError::InvalidSpec {
+            reason: format!("cannot allocate the {}-byte copy buffer", size_of::<T>()),
+        })?;
         let index = segment.claim_reader()?;
         let shared = Shared::new(segment);
         let cursor = shared.cursor(index);
@@ -520,6 +538,14 @@ impl<T: FlatMessage> BroadcastReader<T> {
             Policy::Lossy => POLICY_LOSSY,
         };
         let start = join(shared.write_pos(), cursor, code);
+        if start >= MAX_POSITION {
+            cursor.state.store(next_generation(state, STATE_FREE), Ordering::Release);
+            shared.segment.unlock_reader(index);
+            return Err(shared.corrupt_at_attach(crate::ring::core::Corrupt::Positions {
+                read_pos: start,
+                write_pos: start,
+            }));
+        }
         let capacity = shared.capacity;
         let oldest = start.saturating_sub(capacity - 1);
         let lossy = match (options.policy, options.start) {
@@ -536,7 +562,7 @@ impl<T: FlatMessage> BroadcastReader<T> {
             pos: start,
             cached_write: start,
             lossy,
-            buffer: T::new_box_zeroed().expect("allocation"),
+            buffer,
             last: start,
             missed_total: 0,
             backlog_missed: 0,
@@ -600,6 +626,9 @@ impl<T: FlatMessage> BroadcastReader<T> {
                         let cursor = shared.cursor(self.index);
                         cursor.read_pos.store(position + 1, Ordering::Relaxed);
                     }
+                    let entry = shared.segment.reader_entry(self.index);
+                    let total = shared.segment.atomic_u64(entry + layout::RD_MISSED);
+                    total.store(self.missed_total, Ordering::Relaxed);
                     return Ok(Some(Found::Copied { missed }));
                 }
                 Lossy::Empty if self.policy == Policy::Lossy => return Ok(None),

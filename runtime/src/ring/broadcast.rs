@@ -240,8 +240,12 @@ impl LossyCore {
                     });
                 }
             } else if before < seq_done(self.pos) {
-                // Published units always carry their own or a later sequence word.
-                return Err(Corrupt::Frame { position: self.pos, field: "seq", value: before });
+                // Published units always carry their own or a later sequence word. Skip the bad
+                // one (counted as missed) so that it cannot wedge the reader, and report it.
+                let position = self.pos;
+                self.missed += 1;
+                self.pos += 1;
+                return Err(Corrupt::Frame { position, field: "seq", value: before });
             }
             // Overwritten before or during the copy: skip it and look again.
             self.missed += 1;

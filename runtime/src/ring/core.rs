@@ -63,11 +63,16 @@ pub(crate) const fn wrap(position: u64, capacity: u64) -> u64 {
     position & capacity.wrapping_sub(1)
 }
 
-/// Checks `read_pos <= write_pos <= read_pos + capacity`.
+/// Positions stay below this (2^62): at a billion messages or bytes a second that is 146 years,
+/// so a larger value can only come from a corrupt or hostile segment, and refusing it keeps
+/// every position sum (and the broadcast sequence words, `2p + 2`) free of overflow.
+pub(crate) const MAX_POSITION: u64 = 1 << 62;
+
+/// Checks `read_pos <= write_pos <= read_pos + capacity` and `write_pos < MAX_POSITION`.
 #[inline]
 pub(crate) fn check(read_pos: u64, write_pos: u64, capacity: u64) -> Result<(), Corrupt> {
     match write_pos.checked_sub(read_pos) {
-        Some(used) if used <= capacity => Ok(()),
+        Some(used) if used <= capacity && write_pos < MAX_POSITION => Ok(()),
         _ => Err(Corrupt::Positions { read_pos, write_pos }),
     }
 }
@@ -314,6 +319,8 @@ mod tests {
         let p = Positions { write_pos: &w, read_pos: &r };
         assert!(ReaderCore::attach(p, 4, 1).is_err());
         assert!(WriterCore::attach(p, 4).is_err());
+        assert!(check(MAX_POSITION - 1, MAX_POSITION, 4).is_err(), "positions stay below 2^62");
+        assert!(check(MAX_POSITION - 2, MAX_POSITION - 1, 4).is_ok());
         let (w, r) = (AtomicU64::new(0), AtomicU64::new(0));
         let p = Positions { write_pos: &w, read_pos: &r };
         let mut rc = ReaderCore::attach(p, 4, 1).unwrap();
