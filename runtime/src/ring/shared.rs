@@ -222,6 +222,25 @@ impl Shared {
         }
     }
 
+    /// Starts loading the cache line after the one holding the frame header at data offset
+    /// `frame`, if the committed bytes reach it, so that its transfer overlaps that of the
+    /// header's line instead of following it.
+    #[inline]
+    pub(crate) fn touch_line_after(&self, frame: usize, pending: u64) {
+        let next = (frame | 63) + 1;
+        let reach = frame.saturating_add(usize::try_from(pending).unwrap_or(usize::MAX));
+        if next < reach && next < self.data_len {
+            // SAFETY: `next < data_len`, so the byte is inside the data area of the mapping
+            // `data` points into, and the offset cannot overflow `isize`.
+            let ptr = unsafe { self.data.as_ptr().add(next) };
+            // SAFETY: valid for one byte for the lifetime of `&self`; `AtomicU8` has alignment
+            // 1; the byte is committed (below `write_pos`), and an atomic load of it can race
+            // with nothing.
+            let byte = unsafe { crate::sync::AtomicU8::from_ptr(ptr) };
+            std::hint::black_box(byte.load(Ordering::Relaxed));
+        }
+    }
+
     /// A pointer to `len` message bytes of the frame at data offset `frame` (they start
     /// [`FRAME_HEADER`] bytes in, 16-byte aligned).
     ///

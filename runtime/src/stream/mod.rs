@@ -466,8 +466,9 @@ impl<S: MessageSet> StreamReader<S> {
                 return Ok(None);
             };
             let frame = self.shared.frame_offset(offset);
-            let header = self.shared.read_header(frame);
             let (position, pending) = (self.core.position(), self.core.pending());
+            self.shared.touch_line_after(frame, pending);
+            let header = self.shared.read_header(frame);
             let capacity = self.shared.capacity;
             match check_frame(position, offset, capacity, pending, header.size, header.id)? {
                 FrameKind::Padding { len } => self.release(len),
