@@ -39,9 +39,10 @@ use crate::ring::broadcast::{
     STATE_CLAIMED, STATE_FREE, STATE_MASK,
 };
 use crate::ring::core::{check, MAX_POSITION};
+use crate::ring::{Mode, Shared, READER, WRITER};
 pub use crate::ring::{RecvError, SendError};
-use crate::ring::{Shared, READER, WRITER};
-use crate::segment::{layout, Expect, MessageEntry, RingKind, Segment, SegmentSpec};
+use crate::segment::spec::entry_of;
+use crate::segment::{layout, Expect, RingKind, Segment, SegmentSpec};
 use crate::sync::{AtomicU64, AtomicU8, Ordering};
 use crate::wait::{wait_for, SharedParking, WaitStrategy};
 use crate::FlatMessage;
@@ -97,16 +98,6 @@ pub struct ReaderOptions {
     pub start: StartAt,
     /// How `recv` and `recv_timeout` wait.
     pub wait: WaitStrategy,
-}
-
-fn entry_of<T: FlatMessage>() -> MessageEntry {
-    MessageEntry {
-        fingerprint: T::FINGERPRINT,
-        id: T::MESSAGE_ID.unwrap_or(0),
-        size: u32::try_from(size_of::<T>()).unwrap_or(u32::MAX),
-        align: u32::try_from(align_of::<T>()).unwrap_or(u32::MAX),
-        name: T::NAME.to_string(),
-    }
 }
 
 fn spec_of<T: FlatMessage>(options: &BroadcastOptions) -> SegmentSpec {
@@ -206,32 +197,12 @@ fn load_atomically(dst: &mut [u8], src: NonNull<u8>) {
     }
 }
 
-/// How an end finds its segment.
-enum Mode<'o> {
-    Create(&'o BroadcastOptions),
-    OpenOrCreate(&'o BroadcastOptions),
-    Open,
-}
-
-fn named_segment<T: FlatMessage>(name: &str, mode: Mode<'_>) -> Result<Arc<Segment>, OpenError> {
+fn named_segment<T: FlatMessage>(
+    name: &str,
+    mode: Mode<'_, BroadcastOptions>,
+) -> Result<Arc<Segment>, OpenError> {
     let expect = Expect { kind: RingKind::Broadcast, messages: vec![entry_of::<T>()] };
-    let segment = match mode {
-        Mode::Create(options) => {
-            let segment = Segment::create(name, &spec_of::<T>(options))?;
-            segment.publish_ready();
-            segment
-        }
-        Mode::OpenOrCreate(options) => {
-            let (segment, created) =
-                Segment::open_or_create(name, &spec_of::<T>(options), &expect)?;
-            if created {
-                segment.publish_ready();
-            }
-            segment
-        }
-        Mode::Open => Segment::open(name, &expect)?,
-    };
-    Ok(Arc::new(segment))
+    crate::ring::named_segment(name, mode, spec_of::<T>, &expect)
 }
 
 /// An in-process broadcast ring (heap-backed segment, same protocol); attach readers with

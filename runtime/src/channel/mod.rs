@@ -27,8 +27,9 @@ use std::time::{Duration, Instant};
 
 use crate::error::OpenError;
 use crate::ring::core::{ReaderCore, WriterCore};
-use crate::ring::Shared;
-use crate::segment::{layout, Expect, MessageEntry, RingKind, Segment, SegmentSpec};
+use crate::ring::{Mode, Shared};
+use crate::segment::spec::entry_of;
+use crate::segment::{layout, Expect, RingKind, Segment, SegmentSpec};
 use crate::wait::{wait_for, WaitStrategy};
 use crate::FlatMessage;
 
@@ -52,48 +53,16 @@ impl Default for ChannelOptions {
     }
 }
 
-/// The description of `T` stored in (and checked against) the segment header.
-fn entry_of<T: FlatMessage>() -> MessageEntry {
-    MessageEntry {
-        fingerprint: T::FINGERPRINT,
-        id: T::MESSAGE_ID.unwrap_or(0),
-        size: u32::try_from(size_of::<T>()).unwrap_or(u32::MAX),
-        align: u32::try_from(align_of::<T>()).unwrap_or(u32::MAX),
-        name: T::NAME.to_string(),
-    }
-}
-
 fn spec_of<T: FlatMessage>(options: &ChannelOptions) -> SegmentSpec {
     SegmentSpec::typed_channel(options.capacity.max(2).next_power_of_two(), entry_of::<T>())
 }
 
-/// How an end finds its segment.
-enum Mode<'o> {
-    Create(&'o ChannelOptions),
-    OpenOrCreate(&'o ChannelOptions),
-    Open,
-}
-
-/// Creates or opens the named segment for a channel of `T`, checking the stored type.
-fn named_segment<T: FlatMessage>(name: &str, mode: Mode<'_>) -> Result<Arc<Segment>, OpenError> {
+fn named_segment<T: FlatMessage>(
+    name: &str,
+    mode: Mode<'_, ChannelOptions>,
+) -> Result<Arc<Segment>, OpenError> {
     let expect = Expect { kind: RingKind::TypedChannel, messages: vec![entry_of::<T>()] };
-    let segment = match mode {
-        Mode::Create(options) => {
-            let segment = Segment::create(name, &spec_of::<T>(options))?;
-            segment.publish_ready();
-            segment
-        }
-        Mode::OpenOrCreate(options) => {
-            let (segment, created) =
-                Segment::open_or_create(name, &spec_of::<T>(options), &expect)?;
-            if created {
-                segment.publish_ready();
-            }
-            segment
-        }
-        Mode::Open => Segment::open(name, &expect)?,
-    };
-    Ok(Arc::new(segment))
+    crate::ring::named_segment(name, mode, spec_of::<T>, &expect)
 }
 
 /// The writing end of a typed channel.

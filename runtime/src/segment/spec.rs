@@ -59,6 +59,17 @@ impl MessageEntry {
     }
 }
 
+/// The table entry of a typed ring's message type `T` (id 0 when `T` has no message id).
+pub(crate) fn entry_of<T: crate::FlatMessage>() -> MessageEntry {
+    MessageEntry {
+        fingerprint: T::FINGERPRINT,
+        id: T::MESSAGE_ID.unwrap_or(0),
+        size: u32::try_from(size_of::<T>()).unwrap_or(u32::MAX),
+        align: u32::try_from(align_of::<T>()).unwrap_or(u32::MAX),
+        name: T::NAME.to_owned(),
+    }
+}
+
 /// What a creator asks for: the ring kind, its geometry and the message types it carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SegmentSpec {

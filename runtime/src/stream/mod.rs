@@ -73,7 +73,7 @@ use crate::ring::core::{
     check_frame, frame_len, FrameKind, ReaderCore, WriterCore, FRAME_ALIGN, FRAME_HEADER,
     PADDING_ID,
 };
-use crate::ring::{FrameHeader, Shared, READER, WRITER};
+use crate::ring::{FrameHeader, Mode, Shared, READER, WRITER};
 pub use crate::ring::{RecvError, SendError};
 use crate::segment::spec::stream_capacity_for;
 use crate::segment::{Expect, MessageEntry, RingKind, Segment, SegmentSpec};
@@ -122,32 +122,12 @@ fn spec_of<S: MessageSet>(options: &StreamOptions) -> SegmentSpec {
     }
 }
 
-/// How an end finds its segment.
-enum Mode<'o> {
-    Create(&'o StreamOptions),
-    OpenOrCreate(&'o StreamOptions),
-    Open,
-}
-
-fn named_segment<S: MessageSet>(name: &str, mode: Mode<'_>) -> Result<Arc<Segment>, OpenError> {
+fn named_segment<S: MessageSet>(
+    name: &str,
+    mode: Mode<'_, StreamOptions>,
+) -> Result<Arc<Segment>, OpenError> {
     let expect = Expect { kind: RingKind::FramedStream, messages: entries::<S>() };
-    let segment = match mode {
-        Mode::Create(options) => {
-            let segment = Segment::create(name, &spec_of::<S>(options))?;
-            segment.publish_ready();
-            segment
-        }
-        Mode::OpenOrCreate(options) => {
-            let (segment, created) =
-                Segment::open_or_create(name, &spec_of::<S>(options), &expect)?;
-            if created {
-                segment.publish_ready();
-            }
-            segment
-        }
-        Mode::Open => Segment::open(name, &expect)?,
-    };
-    Ok(Arc::new(segment))
+    crate::ring::named_segment(name, mode, spec_of::<S>, &expect)
 }
 
 /// An in-process stream (heap-backed segment, same protocol): for threads of one process.
