@@ -38,7 +38,7 @@ use crate::ring::broadcast::{
     join, next_generation, Cursor, Lossy, LossyCore, WriterCore, POLICY_LOSSY, POLICY_TETHERED,
     STATE_CLAIMED, STATE_FREE, STATE_MASK,
 };
-use crate::ring::core::{check, MAX_POSITION};
+use crate::ring::core::{check, wrap, MAX_POSITION};
 use crate::ring::{Mode, Shared, READER, WRITER};
 pub use crate::ring::{RecvError, SendError};
 use crate::segment::spec::entry_of;
@@ -510,6 +510,8 @@ impl<T: FlatMessage> BroadcastReader<T> {
         };
         let start = join(shared.write_pos(), cursor, code);
         if start >= MAX_POSITION {
+            // Release: pairs with the Acquire load of `state` in the writer's rescan, like the
+            // store in `Drop`; the entry is handed back before its lock is released.
             cursor.state.store(next_generation(state, STATE_FREE), Ordering::Release);
             shared.segment.unlock_reader(index);
             return Err(shared.corrupt_at_attach(crate::ring::core::Corrupt::Positions {
@@ -623,7 +625,7 @@ impl<T: FlatMessage> BroadcastReader<T> {
                 return Ok(None);
             }
         }
-        let index = self.pos & (self.shared.capacity - 1);
+        let index = wrap(self.pos, self.shared.capacity);
         self.last = self.pos;
         let ptr = self.shared.message::<T>(index).cast::<T>();
         Ok(Some(Found::InPlace { ptr, missed: std::mem::take(&mut self.backlog_missed) }))
@@ -736,7 +738,9 @@ impl<T: FlatMessage> Drop for BroadcastReader<T> {
     fn drop(&mut self) {
         let cursor = self.shared.cursor(self.index);
         let state = cursor.state.load(Ordering::Relaxed);
-        // Release: the writer stops honouring this cursor once it sees the entry free.
+        // Release: pairs with the Acquire load of `state` in the writer's rescan
+        // (`ring::broadcast::WriterCore::rescan`), which stops honouring this cursor once it
+        // sees the entry free.
         cursor.state.store((state & !STATE_MASK) | STATE_FREE, Ordering::Release);
         let parking = self.shared.readers_parking(1u64 << self.index);
         if self.counted_may_park {

@@ -3,7 +3,7 @@
 //! cursors. Tethered readers hold the writer back and read in place; lossy readers never do, and
 //! validate every copy with the unit's sequence word (a seqlock).
 
-use super::core::Corrupt;
+use super::core::{wrap, Corrupt};
 use crate::sync::{fence, AtomicU32, AtomicU64, Ordering};
 
 /// Reader entry `state`: free.
@@ -108,7 +108,7 @@ impl WriterCore {
 
     /// The slot index of position `pos + k`.
     pub(crate) fn slot_after(&self, k: u64) -> u64 {
-        (self.pos + k) & (self.capacity - 1)
+        wrap(self.pos + k, self.capacity)
     }
 
     /// Marks the unit at position `pos + k` as being written (before writing it).
@@ -221,7 +221,7 @@ impl LossyCore {
                     return Ok(Lossy::Empty);
                 }
             }
-            let index = self.pos & (self.capacity - 1);
+            let index = wrap(self.pos, self.capacity);
             let word = seq(index);
             // SYNC POINT L (Acquire): pairs with the writer's Release store of `seq_done`.
             let before = word.load(Ordering::Acquire);

@@ -111,6 +111,8 @@ impl Segment {
                 let _ = os::ofd_unlock(file, entry as u64);
             }
             Backing::Heap { .. } => {
+                // Release: pairs with the Acquire of the compare-and-swap in `lock_reader` and
+                // the Acquire load in `reader_alive`.
                 self.mem.atomic_u32(entry + RD_HEAP_LOCK).store(0, Ordering::Release);
             }
         }
