@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use flatipc::broadcast::{
-    BroadcastOptions, BroadcastReader, BroadcastWriter, Policy, ReaderOptions, StartAt,
+    BroadcastOptions, BroadcastReader, BroadcastStreamReader, BroadcastStreamWriter,
+    BroadcastWriter, Policy, ReaderOptions, StartAt,
 };
 use flatipc::channel::{ChannelOptions, Reader, RecvError, SendError, Writer};
 use flatipc::prelude::*;
@@ -569,6 +570,17 @@ fn peer_main(role: &str) {
                 w.send(&msg(seq)).expect("broadcast send");
             }
         }
+        // Broadcast-stream writer for throughput: `count` `Msg` frames with `send` (Spin).
+        "bcs-writer" => {
+            let name = next();
+            let count: u64 = next().parse().expect("count");
+            let mut w = BroadcastStreamWriter::<BenchSet>::open(&name, WaitStrategy::Spin)
+                .expect("open broadcast stream writer");
+            ready();
+            for seq in 0..count {
+                w.send(&msg(seq)).expect("broadcast stream send");
+            }
+        }
         // A lossy broadcast reader that parks whenever the ring is empty, until disconnected.
         "bc-lossy" => {
             let name = next();
@@ -834,6 +846,35 @@ fn broadcast_tput(count: u64, pinned: bool) -> f64 {
     let mut start = None;
     while next < count {
         let m = r.recv().expect("broadcast recv");
+        assert_eq!(m.seq, next, "messages arrive in order");
+        next += 1;
+        if start.is_none() {
+            start = Some((Instant::now(), next));
+        }
+    }
+    let (t0, n0) = start.expect("received something");
+    let rate = (count - n0) as f64 / t0.elapsed().as_secs_f64();
+    peer.finish();
+    rate
+}
+
+/// Broadcast-stream throughput: the peer writes `Msg` frames, this process is one tethered
+/// reader (Spin) that views each frame as a `Msg`.
+fn broadcast_stream_tput(count: u64, pinned: bool) -> f64 {
+    let names = Segments::new("bcstput", 1);
+    let tethered = ReaderOptions { wait: WaitStrategy::Spin, ..ReaderOptions::default() };
+    let mut r = BroadcastStreamReader::<BenchSet>::open_or_create(
+        &names.0[0],
+        &bc_options(TPUT_CAPACITY),
+        &tethered,
+    )
+    .expect("create broadcast stream");
+    let peer = Peer::spawn("bcs-writer", &format!("{},{count}", names.0[0]), pinned);
+    let mut next = 0;
+    let mut start = None;
+    while next < count {
+        let frame = r.recv().expect("broadcast stream recv");
+        let m = frame.get::<Msg>().expect("a Msg frame").expect("a valid Msg");
         assert_eq!(m.seq, next, "messages arrive in order");
         next += 1;
         if start.is_none() {
@@ -1139,7 +1180,7 @@ fn main() {
     // over several rounds and each reports its median.
     step("throughput rounds (rtrb, batch, loan, send Spin, send Park, broadcast)");
     let park_spin = WaitStrategy::SpinThenPark { spins: 1_000_000 };
-    let mut samples: [Vec<f64>; 8] = Default::default();
+    let mut samples: [Vec<f64>; 9] = Default::default();
     for _ in 0..TPUT_ROUNDS {
         samples[0].push(rtrb_tput(TPUT_MSGS, pinned));
         samples[1].push(flatipc_tput("tbatch", "batch", WaitStrategy::Spin, TPUT_MSGS, pinned));
@@ -1149,8 +1190,9 @@ fn main() {
         samples[5].push(broadcast_tput(TPUT_MSGS, pinned));
         samples[6].push(broadcast_fanout(1, FANOUT_MSGS, pinned));
         samples[7].push(broadcast_fanout(4, FANOUT_MSGS, pinned));
+        samples[8].push(broadcast_stream_tput(TPUT_MSGS, pinned));
     }
-    let [rt, tb, tl, ts, tp, bt, f1, f4] = samples.map(median);
+    let [rt, tb, tl, ts, tp, bt, f1, f4, bs] = samples.map(median);
     rows.push(tput_row("4. rtrb push/pop, 2 threads (baseline)", rt, "itself", rt, 1.0));
     rows.push(tput_row("4a. flatipc tput, try_send_batch(256) + drain", tb, "rtrb", rt, 1.0));
     rows.push(tput_row("4b. flatipc tput, loan/commit + try_recv", tl, "rtrb", rt, 1.0));
@@ -1160,6 +1202,13 @@ fn main() {
         bt,
         "4c (typed send + recv)",
         ts,
+        0.8,
+    ));
+    rows.push(tput_row(
+        "7d. broadcast stream tput (frames of a library), 1 tethered reader, send + recv + get",
+        bs,
+        "7a (typed broadcast)",
+        bt,
         0.8,
     ));
     rows.push(tput_row(

@@ -1,7 +1,14 @@
-//! Typed broadcast rings (`docs/PROTOCOL.md` §5): one writer, up to 64 readers that attach and
+//! Broadcast rings (`docs/PROTOCOL.md` §5 and §6): one writer, up to 64 readers that attach and
 //! leave at any time, each **tethered** (the writer never overwrites what it has not read; it
 //! reads in place) or **lossy** (the writer never waits for it; it copies each message out,
 //! validates the copy with the slot's sequence word, and learns how many messages it missed).
+//!
+//! Two rings share one engine and one segment layout:
+//! - the typed broadcast ring ([`BroadcastWriter`], [`BroadcastReader`]) carries one message
+//!   type, one message per slot;
+//! - the broadcast stream ([`BroadcastStreamWriter`], [`BroadcastStreamReader`]) carries the
+//!   messages of a schema library ([`crate::stream::MessageSet`]), one frame per slot: a stream
+//!   frame header (id, size, version) and the message, the slot sized for the largest message.
 //!
 //! ```
 //! use flatipc::broadcast::{broadcast, BroadcastOptions, Policy, ReaderOptions, StartAt};
@@ -27,30 +34,35 @@
 //! # let _ = StartAt::Next;
 //! ```
 
-use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut};
+mod stream;
+mod typed;
+
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::error::OpenError;
 use crate::ring::broadcast::{
     join, next_generation, Cursor, Lossy, LossyCore, WriterCore, POLICY_LOSSY, POLICY_TETHERED,
     STATE_CLAIMED, STATE_FREE, STATE_MASK,
 };
-use crate::ring::core::{check, wrap, MAX_POSITION};
-use crate::ring::{Mode, Shared, READER, WRITER};
+use crate::ring::core::{check, wrap, Corrupt, MAX_POSITION};
 pub use crate::ring::{RecvError, SendError};
-use crate::segment::spec::entry_of;
-use crate::segment::{layout, Expect, RingKind, Segment, SegmentSpec};
+use crate::ring::{Shared, READER, WRITER};
+use crate::segment::{layout, Segment};
 use crate::sync::{AtomicU64, AtomicU8, Ordering};
 use crate::wait::{wait_for, SharedParking, WaitStrategy};
-use crate::FlatMessage;
+
+pub use stream::{
+    broadcast_stream, BroadcastFrame, BroadcastFrameLoan, BroadcastStreamReader,
+    BroadcastStreamWriter,
+};
+pub use typed::{broadcast, BroadcastLoan, BroadcastReader, BroadcastWriter, Message};
 
 /// How a broadcast ring is created and how its writer waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BroadcastOptions {
-    /// Number of slots; rounded up to a power of two (at least 2).
+    /// Number of slots (messages the ring holds); rounded up to a power of two (at least 2).
     pub capacity: u64,
     /// Reader entries in the segment (1 to 64): how many readers may be attached at once.
     pub max_readers: u32,
@@ -100,15 +112,10 @@ pub struct ReaderOptions {
     pub wait: WaitStrategy,
 }
 
-fn spec_of<T: FlatMessage>(options: &BroadcastOptions) -> SegmentSpec {
-    let capacity = options.capacity.max(2).next_power_of_two();
-    SegmentSpec::broadcast(capacity, options.max_readers, entry_of::<T>())
-}
-
 /// The words of the shared segment that broadcast ends use beyond [`Shared`].
 trait BroadcastShared {
     fn seq(&self, index: u64) -> &AtomicU64;
-    fn message<T>(&self, index: u64) -> NonNull<u8>;
+    fn slot_bytes(&self, index: u64) -> NonNull<u8>;
     fn cursor(&self, reader: u32) -> Cursor<'_>;
     fn write_pos(&self) -> &AtomicU64;
     fn readers_parking(&self, bit: u64) -> SharedParking<'_>;
@@ -125,9 +132,10 @@ impl BroadcastShared for Shared {
         self.segment.atomic_u64(at)
     }
 
-    /// The message bytes of slot `index` (64-byte aligned; `slot` checks the bounds).
-    fn message<T>(&self, index: u64) -> NonNull<u8> {
-        self.slot::<T>(index).cast::<u8>()
+    /// The first byte of slot `index`: 64-byte aligned, `slot_size` bytes in bounds (`slot`
+    /// asserts both).
+    fn slot_bytes(&self, index: u64) -> NonNull<u8> {
+        self.slot::<u8>(index)
     }
 
     fn cursor(&self, reader: u32) -> Cursor<'_> {
@@ -153,16 +161,21 @@ impl BroadcastShared for Shared {
     }
 }
 
-/// Stores `src` into the message bytes at `dst` with atomic stores (8 bytes at a time, then
-/// bytes): a lossy reader may be copying them concurrently (`docs/PROTOCOL.md` §5).
+/// Stores `src` into the slot bytes at `dst` with atomic stores (8 bytes at a time, then bytes):
+/// a lossy reader may be copying them concurrently (`docs/PROTOCOL.md` §5).
+///
+/// `dst` must be 8-aligned and valid for `src.len()` bytes, inside the slot the writer holds.
 fn store_atomically(dst: NonNull<u8>, src: &[u8]) {
     for (k, chunk) in src.chunks(8).enumerate() {
-        // SAFETY: `dst` is valid for `src.len()` bytes (the caller got it from `message`, which
-        // checked the bounds), so the offset `8k < src.len()` stays in bounds.
+        // SAFETY: `dst` is valid for `src.len()` bytes (the callers get it from `slot_bytes`,
+        // which checked the slot's bounds, and stay within the slot), so the offset
+        // `8k < src.len()` stays in bounds.
         let at = unsafe { dst.as_ptr().add(8 * k) };
         if let Ok(word) = <[u8; 8]>::try_from(chunk) {
-            // SAFETY: `at` is valid for 8 bytes and 8-aligned (slots are 64-aligned); those bytes are only ever accessed atomically while shared (tethered
-            // readers read them in place only when the writer cannot be writing them).
+            // SAFETY: `at` is valid for 8 bytes and 8-aligned (slots are 64-aligned and callers
+            // pass offsets that are multiples of 8); those bytes are only ever accessed
+            // atomically while shared (tethered readers read them in place only when the writer
+            // cannot be writing them).
             unsafe { AtomicU64::from_ptr(at.cast::<u64>()) }
                 .store(u64::from_ne_bytes(word), Ordering::Relaxed);
         } else {
@@ -176,8 +189,10 @@ fn store_atomically(dst: NonNull<u8>, src: &[u8]) {
     }
 }
 
-/// Loads the message bytes at `src` into `dst` with atomic loads (the writer may be storing
-/// them concurrently; the caller validates the copy with the slot's sequence word).
+/// Loads the slot bytes at `src` into `dst` with atomic loads (the writer may be storing them
+/// concurrently; the caller validates the copy with the slot's sequence word).
+///
+/// `src` must be 8-aligned and valid for `dst.len()` bytes, inside one slot.
 fn load_atomically(dst: &mut [u8], src: NonNull<u8>) {
     for (k, chunk) in dst.chunks_mut(8).enumerate() {
         // SAFETY: as in `store_atomically`: `src` is valid for `dst.len()` bytes.
@@ -197,101 +212,27 @@ fn load_atomically(dst: &mut [u8], src: NonNull<u8>) {
     }
 }
 
-fn named_segment<T: FlatMessage>(
-    name: &str,
-    mode: Mode<'_, BroadcastOptions>,
-) -> Result<Arc<Segment>, OpenError> {
-    let expect = Expect { kind: RingKind::Broadcast, messages: vec![entry_of::<T>()] };
-    crate::ring::named_segment(name, mode, spec_of::<T>, &expect)
-}
-
-/// An in-process broadcast ring (heap-backed segment, same protocol); attach readers with
-/// [`BroadcastWriter::subscribe`].
-///
-/// # Panics
-///
-/// If `options.max_readers` is not in `1..=64`.
-pub fn broadcast<T: FlatMessage>(options: &BroadcastOptions) -> BroadcastWriter<T> {
-    let spec = spec_of::<T>(options);
-    if let Err(e) = spec.validate() {
-        panic!("invalid broadcast options: {e}");
-    }
-    let segment = Arc::new(Segment::heap(&spec));
-    segment.publish_ready();
-    BroadcastWriter::attach(segment, options.wait).expect("a fresh heap segment is consistent")
-}
-
-/// The writing end of a broadcast ring.
+/// The writing end of either broadcast ring, over untyped slots: reservation against tethered
+/// cursors, reclaiming dead readers, publication and waking.
 #[derive(Debug)]
-pub struct BroadcastWriter<T: FlatMessage> {
+struct WriterEnd {
     shared: Shared,
     core: WriterCore,
     wait: WaitStrategy,
-    /// The message `loan` lends; `commit` copies it into the slot with atomic stores.
-    staging: Box<T>,
     full_polls: u32,
 }
 
-impl<T: FlatMessage> BroadcastWriter<T> {
+impl WriterEnd {
     fn attach(segment: Arc<Segment>, wait: WaitStrategy) -> Result<Self, OpenError> {
         segment.lock_peer(WRITER)?;
         let shared = Shared::new(segment);
         shared.announce(WRITER, wait);
         let write_pos = shared.write_pos().load(Ordering::Acquire);
         if write_pos >= MAX_POSITION {
-            return Err(shared.corrupt_at_attach(crate::ring::core::Corrupt::Positions {
-                read_pos: 0,
-                write_pos,
-            }));
+            return Err(shared.corrupt_at_attach(Corrupt::Positions { read_pos: 0, write_pos }));
         }
         let core = WriterCore::attach(shared.write_pos(), shared.capacity);
-        Ok(Self {
-            shared,
-            core,
-            wait,
-            staging: T::new_box_zeroed().expect("allocation"),
-            full_polls: 0,
-        })
-    }
-
-    /// Creates the named segment `/dev/shm/flatipc.<name>` and attaches as its writer.
-    ///
-    /// # Errors
-    ///
-    /// [`OpenError`] if the segment exists, the name or options are invalid, or `/dev/shm` is
-    /// too small.
-    pub fn create(name: &str, options: &BroadcastOptions) -> Result<Self, OpenError> {
-        Self::attach(named_segment::<T>(name, Mode::Create(options))?, options.wait)
-    }
-
-    /// Opens the named segment, or creates it (replacing a stale one), and attaches as its
-    /// writer; a restarted writer continues after the last published message, and attached
-    /// readers stay attached.
-    ///
-    /// # Errors
-    ///
-    /// [`OpenError`]: another writer is attached, the segment carries another type, or it is
-    /// corrupt.
-    pub fn open_or_create(name: &str, options: &BroadcastOptions) -> Result<Self, OpenError> {
-        Self::attach(named_segment::<T>(name, Mode::OpenOrCreate(options))?, options.wait)
-    }
-
-    /// Opens an existing segment and attaches as its writer.
-    ///
-    /// # Errors
-    ///
-    /// As [`BroadcastWriter::open_or_create`], or the segment does not exist.
-    pub fn open(name: &str, wait: WaitStrategy) -> Result<Self, OpenError> {
-        Self::attach(named_segment::<T>(name, Mode::Open)?, wait)
-    }
-
-    /// Attaches a new reader to this ring (any ring: in-process or named).
-    ///
-    /// # Errors
-    ///
-    /// [`OpenError::ReadersFull`], or [`OpenError::Io`].
-    pub fn subscribe(&self, options: &ReaderOptions) -> Result<BroadcastReader<T>, OpenError> {
-        BroadcastReader::attach(Arc::clone(&self.shared.segment), options)
+        Ok(Self { shared, core, wait, full_polls: 0 })
     }
 
     /// Slots free for writing, honouring tethered readers.
@@ -322,24 +263,18 @@ impl<T: FlatMessage> BroadcastWriter<T> {
         }
     }
 
-    /// Writes `message` into the next slot (free, checked by the caller) and publishes it.
-    fn publish(&mut self, message: &T) {
-        let index = self.core.slot_after(0);
-        let shared = &self.shared;
-        let seq = shared.seq(index);
-        self.core.begin(seq, 0);
-        store_atomically(shared.message::<T>(index), message.as_bytes());
-        self.core.end(seq, 0);
-        self.core.advance(shared.write_pos(), 1);
-        shared.readers_parking(0).wake();
+    /// Positions never reach [`MAX_POSITION`] (a corrupt `write_pos` found at attach is refused;
+    /// this guards the arithmetic of a writer that started just below it).
+    fn check_position(&self) -> Result<(), SendError> {
+        let write_pos = self.core.position();
+        if write_pos >= MAX_POSITION - 1 {
+            return Err(SendError::Corrupt { read_pos: 0, write_pos });
+        }
+        Ok(())
     }
 
-    /// Copies `message` into the next slot and publishes it to every reader.
-    ///
-    /// # Errors
-    ///
-    /// [`SendError::Full`]: a tethered reader has not read the oldest slot yet.
-    pub fn try_send(&mut self, message: &T) -> Result<(), SendError> {
+    /// Makes sure the next slot is free, without waiting.
+    fn try_reserve(&mut self) -> Result<(), SendError> {
         self.check_position()?;
         if self.free() == 0 {
             self.full_polls = self.full_polls.wrapping_add(1);
@@ -348,36 +283,11 @@ impl<T: FlatMessage> BroadcastWriter<T> {
             }
             return Err(SendError::Full);
         }
-        self.publish(message);
         Ok(())
     }
 
-    /// Lends a zeroed message to build; [`BroadcastLoan::commit`] copies it into the ring (a
-    /// broadcast writer never lends ring memory, because lossy readers may read any slot).
-    pub fn loan(&mut self) -> BroadcastLoan<'_, T> {
-        self.staging.zero();
-        BroadcastLoan { writer: self }
-    }
-
-    /// Sends, waiting for tethered readers according to the wait strategy.
-    ///
-    /// # Errors
-    ///
-    /// None today; `Result` leaves room for corruption reports.
-    pub fn send(&mut self, message: &T) -> Result<(), SendError> {
-        self.send_deadline(message, None)
-    }
-
-    /// Sends, waiting at most `timeout` for tethered readers.
-    ///
-    /// # Errors
-    ///
-    /// [`SendError::Timeout`].
-    pub fn send_timeout(&mut self, message: &T, timeout: Duration) -> Result<(), SendError> {
-        self.send_deadline(message, Some(Instant::now() + timeout))
-    }
-
-    fn send_deadline(&mut self, message: &T, deadline: Option<Instant>) -> Result<(), SendError> {
+    /// Makes sure the next slot is free, waiting for tethered readers by the wait strategy.
+    fn reserve(&mut self, deadline: Option<Instant>) -> Result<(), SendError> {
         self.check_position()?;
         if self.free() == 0 {
             let shared = &self.shared;
@@ -395,27 +305,24 @@ impl<T: FlatMessage> BroadcastWriter<T> {
                 || SendError::Timeout,
             )?;
         }
-        self.publish(message);
         Ok(())
     }
 
-    /// Messages published since the segment was created.
-    pub fn position(&self) -> u64 {
-        self.core.position()
-    }
-
-    /// Positions never reach [`MAX_POSITION`] (a corrupt `write_pos` found at attach is refused;
-    /// this guards the arithmetic of a writer that started just below it).
-    fn check_position(&self) -> Result<(), SendError> {
-        let write_pos = self.core.position();
-        if write_pos >= MAX_POSITION - 1 {
-            return Err(SendError::Corrupt { read_pos: 0, write_pos });
-        }
-        Ok(())
+    /// Writes the next slot (free: the caller reserved it) with `write(slot)`, which must store
+    /// into the slot's `slot_size` bytes with [`store_atomically`] only, and publishes it.
+    fn publish(&mut self, write: impl FnOnce(NonNull<u8>)) {
+        let index = self.core.slot_after(0);
+        let shared = &self.shared;
+        let seq = shared.seq(index);
+        self.core.begin(seq, 0);
+        write(shared.slot_bytes(index));
+        self.core.end(seq, 0);
+        self.core.advance(shared.write_pos(), 1);
+        shared.readers_parking(0).wake();
     }
 }
 
-impl<T: FlatMessage> Drop for BroadcastWriter<T> {
+impl Drop for WriterEnd {
     fn drop(&mut self) {
         self.shared.segment.unlock_peer(WRITER);
         // Parked readers must see the disconnect.
@@ -423,48 +330,26 @@ impl<T: FlatMessage> Drop for BroadcastWriter<T> {
     }
 }
 
-/// A message lent by [`BroadcastWriter::loan`], built in the writer's memory;
-/// [`BroadcastLoan::commit`] publishes it (waiting for tethered readers like `send`).
-#[derive(Debug)]
-pub struct BroadcastLoan<'a, T: FlatMessage> {
-    writer: &'a mut BroadcastWriter<T>,
-}
-
-impl<T: FlatMessage> BroadcastLoan<'_, T> {
-    /// Copies the message into the ring and publishes it, waiting for room as `send` does.
-    ///
-    /// # Errors
-    ///
-    /// As [`BroadcastWriter::send`].
-    pub fn commit(self) -> Result<(), SendError> {
-        let message = *self.writer.staging;
-        self.writer.send(&message)
-    }
-}
-
-impl<T: FlatMessage> Deref for BroadcastLoan<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.writer.staging
-    }
-}
-
-impl<T: FlatMessage> DerefMut for BroadcastLoan<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.writer.staging
-    }
-}
-
-/// A message found by a reader: in place (tethered) or copied into the reader's buffer.
+/// A message found by a reader: in place in slot `index` (tethered) or copied into the
+/// reader's buffer (lossy).
 #[derive(Debug, Clone, Copy)]
-enum Found<T> {
-    InPlace { ptr: NonNull<T>, missed: u64 },
+enum Found {
+    InPlace { index: u64, missed: u64 },
     Copied { missed: u64 },
 }
 
-/// The reading end of a broadcast ring.
+impl Found {
+    fn missed(self) -> u64 {
+        match self {
+            Found::InPlace { missed, .. } | Found::Copied { missed } => missed,
+        }
+    }
+}
+
+/// The reading end of either broadcast ring, over untyped slots: joining, the tethered and
+/// lossy reads, waiting and leaving. Lossy copies go to `buffer` (slot-sized or larger).
 #[derive(Debug)]
-pub struct BroadcastReader<T: FlatMessage> {
+struct ReaderEnd<B: ?Sized> {
     shared: Shared,
     index: u32,
     policy: Policy,
@@ -475,7 +360,7 @@ pub struct BroadcastReader<T: FlatMessage> {
     /// Lossy readers always; tethered readers while they read the backlog before their cursor.
     lossy: Option<LossyCore>,
     /// Where the last lossy copy goes.
-    buffer: Box<T>,
+    buffer: Box<B>,
     /// Position of the message last handed out.
     last: u64,
     missed_total: u64,
@@ -483,16 +368,17 @@ pub struct BroadcastReader<T: FlatMessage> {
     backlog_missed: u64,
     empty_polls: u32,
     counted_may_park: bool,
-    _type: PhantomData<fn() -> T>,
 }
 
-impl<T: FlatMessage> BroadcastReader<T> {
-    fn attach(segment: Arc<Segment>, options: &ReaderOptions) -> Result<Self, OpenError> {
-        // Allocated before the entry is claimed, so that a failed allocation leaves no entry
-        // claimed by a reader that will never release it.
-        let buffer = T::new_box_zeroed().map_err(|_| OpenError::InvalidSpec {
-            reason: format!("cannot allocate the {}-byte copy buffer", size_of::<T>()),
-        })?;
+impl<B: ?Sized + zerocopy::IntoBytes + zerocopy::FromBytes + zerocopy::Immutable> ReaderEnd<B> {
+    /// Claims a reader entry and joins. `buffer` is allocated by the caller before the entry is
+    /// claimed, so that a failed allocation leaves no entry claimed by a reader that will never
+    /// release it.
+    fn attach(
+        segment: Arc<Segment>,
+        options: &ReaderOptions,
+        buffer: Box<B>,
+    ) -> Result<Self, OpenError> {
         let index = segment.claim_reader()?;
         let shared = Shared::new(segment);
         let cursor = shared.cursor(index);
@@ -513,11 +399,13 @@ impl<T: FlatMessage> BroadcastReader<T> {
             // Release: pairs with the Acquire load of `state` in the writer's rescan, like the
             // store in `Drop`; the entry is handed back before its lock is released.
             cursor.state.store(next_generation(state, STATE_FREE), Ordering::Release);
+            if counted_may_park {
+                shared.readers_parking(bit).may_park.fetch_sub(1, Ordering::Relaxed);
+            }
             shared.segment.unlock_reader(index);
-            return Err(shared.corrupt_at_attach(crate::ring::core::Corrupt::Positions {
-                read_pos: start,
-                write_pos: start,
-            }));
+            return Err(
+                shared.corrupt_at_attach(Corrupt::Positions { read_pos: start, write_pos: start })
+            );
         }
         let capacity = shared.capacity;
         let oldest = start.saturating_sub(capacity - 1);
@@ -541,54 +429,22 @@ impl<T: FlatMessage> BroadcastReader<T> {
             backlog_missed: 0,
             empty_polls: 0,
             counted_may_park,
-            _type: PhantomData,
         })
     }
 
-    /// Opens the named segment and attaches a new reader.
-    ///
-    /// # Errors
-    ///
-    /// [`OpenError`]: the segment does not exist or carries another type,
-    /// [`OpenError::ReadersFull`].
-    pub fn open(name: &str, options: &ReaderOptions) -> Result<Self, OpenError> {
-        Self::attach(named_segment::<T>(name, Mode::Open)?, options)
-    }
-
-    /// Opens the named segment, or creates it with `ring` (a reader may start before the
-    /// writer), and attaches a new reader.
-    ///
-    /// # Errors
-    ///
-    /// As [`BroadcastReader::open`], or those of creating the segment.
-    pub fn open_or_create(
-        name: &str,
-        ring: &BroadcastOptions,
-        options: &ReaderOptions,
-    ) -> Result<Self, OpenError> {
-        Self::attach(named_segment::<T>(name, Mode::OpenOrCreate(ring))?, options)
-    }
-
-    /// Messages this reader missed because the writer lapped it (lossy readers, and tethered
-    /// readers reading the backlog of [`StartAt::Oldest`]).
-    pub fn missed(&self) -> u64 {
-        self.missed_total
-    }
-
-    /// Whether a writer is attached.
-    pub fn writer_alive(&self) -> bool {
-        self.shared.segment.peer_alive(WRITER)
-    }
-
-    /// The next message, if one is ready, without borrowing `self` in the result.
-    fn poll(&mut self) -> Result<Option<Found<T>>, RecvError> {
+    /// The next message, if one is ready. A lossy read copies with `copy(buffer, slot)`, which
+    /// must load from the slot with [`load_atomically`] only.
+    fn poll(
+        &mut self,
+        copy: &mut impl FnMut(&mut [u8], NonNull<u8>),
+    ) -> Result<Option<Found>, RecvError> {
         if let Some(core) = &mut self.lossy {
             let shared = &self.shared;
-            let buffer = &mut *self.buffer;
+            let buffer = self.buffer.as_mut_bytes();
             let found = core.read(
                 shared.write_pos(),
                 |i| shared.seq(i),
-                |i| load_atomically(buffer.as_mut_bytes(), shared.message::<T>(i)),
+                |i| copy(&mut *buffer, shared.slot_bytes(i)),
             )?;
             match found {
                 Lossy::Copied { position, missed } => {
@@ -627,8 +483,7 @@ impl<T: FlatMessage> BroadcastReader<T> {
         }
         let index = wrap(self.pos, self.shared.capacity);
         self.last = self.pos;
-        let ptr = self.shared.message::<T>(index).cast::<T>();
-        Ok(Some(Found::InPlace { ptr, missed: std::mem::take(&mut self.backlog_missed) }))
+        Ok(Some(Found::InPlace { index, missed: std::mem::take(&mut self.backlog_missed) }))
     }
 
     /// Releases the message read in place (tethered).
@@ -638,27 +493,6 @@ impl<T: FlatMessage> BroadcastReader<T> {
         // rescan: the slot may be overwritten once the writer sees it.
         self.shared.cursor(self.index).read_pos.store(self.pos, Ordering::Release);
         self.shared.writer_parking().wake();
-    }
-
-    /// Checks the message (its type's data rules) and wraps it.
-    fn found(&mut self, found: Found<T>) -> Result<Message<'_, T>, RecvError> {
-        let value: &T = match found {
-            // SAFETY: the slot is published (below the Acquire-loaded `write_pos`) and this
-            // tethered reader's cursor keeps the writer off it until `release`; aligned and in
-            // bounds (`message`); every bit pattern is a valid `T`.
-            Found::InPlace { ptr, .. } => unsafe { ptr.as_ref() },
-            Found::Copied { .. } => &self.buffer,
-        };
-        if T::NEEDS_VALIDATION {
-            if let Err(error) = value.validate() {
-                let position = self.last;
-                if matches!(found, Found::InPlace { .. }) {
-                    self.release();
-                }
-                return Err(RecvError::Invalid { position, error });
-            }
-        }
-        Ok(Message { reader: self, found })
     }
 
     fn empty_or_disconnected(&mut self) -> RecvError {
@@ -674,42 +508,26 @@ impl<T: FlatMessage> BroadcastReader<T> {
         }
     }
 
-    /// Receives the next message if one is ready: in place for a tethered reader, as a
-    /// validated copy for a lossy one.
-    ///
-    /// # Errors
-    ///
-    /// [`RecvError::Empty`], [`RecvError::Disconnected`] (writer gone, ring drained),
-    /// [`RecvError::Corrupt`], [`RecvError::CorruptFrame`], [`RecvError::Invalid`] (skipped).
-    pub fn try_recv(&mut self) -> Result<Message<'_, T>, RecvError> {
-        match self.poll()? {
-            Some(found) => self.found(found),
+    /// The next message if one is ready (`Empty` or `Disconnected` otherwise).
+    fn try_next(
+        &mut self,
+        mut copy: impl FnMut(&mut [u8], NonNull<u8>),
+    ) -> Result<Found, RecvError> {
+        match self.poll(&mut copy)? {
+            Some(found) => Ok(found),
             None => Err(self.empty_or_disconnected()),
         }
     }
 
-    /// Receives the next message, waiting according to the wait strategy.
-    ///
-    /// # Errors
-    ///
-    /// As [`BroadcastReader::try_recv`], except `Empty`.
-    pub fn recv(&mut self) -> Result<Message<'_, T>, RecvError> {
-        self.recv_deadline(None)
-    }
-
-    /// Receives the next message, waiting at most `timeout`.
-    ///
-    /// # Errors
-    ///
-    /// As [`BroadcastReader::recv`], or [`RecvError::Timeout`].
-    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Message<'_, T>, RecvError> {
-        self.recv_deadline(Some(Instant::now() + timeout))
-    }
-
-    fn recv_deadline(&mut self, deadline: Option<Instant>) -> Result<Message<'_, T>, RecvError> {
-        let found = loop {
-            if let Some(found) = self.poll()? {
-                break found;
+    /// The next message, waiting by the wait strategy until `deadline` (`None`: for ever).
+    fn next(
+        &mut self,
+        deadline: Option<Instant>,
+        mut copy: impl FnMut(&mut [u8], NonNull<u8>),
+    ) -> Result<Found, RecvError> {
+        loop {
+            if let Some(found) = self.poll(&mut copy)? {
+                return Ok(found);
             }
             let next = self.lossy.as_ref().map_or(self.pos, LossyCore::position);
             let shared = &self.shared;
@@ -723,18 +541,35 @@ impl<T: FlatMessage> BroadcastReader<T> {
             );
             match waited {
                 Ok(()) => {}
-                Err(RecvError::Disconnected) => match self.poll()? {
-                    Some(found) => break found,
-                    None => return Err(RecvError::Disconnected),
-                },
+                // The writer died: deliver what it published first.
+                Err(RecvError::Disconnected) => {
+                    return self.poll(&mut copy)?.ok_or(RecvError::Disconnected);
+                }
                 Err(e) => return Err(e),
             }
-        };
-        self.found(found)
+        }
+    }
+
+    /// The message bytes of a found message: the slot in place, or the copy buffer; `len`
+    /// bytes (at most the slot size, asserted) from the slot's start.
+    fn bytes(&self, found: Found, len: usize) -> &[u8] {
+        match found {
+            Found::InPlace { index, .. } => {
+                assert!(len <= self.shared.slot_size);
+                let ptr = self.shared.slot_bytes(index);
+                // SAFETY: `slot_bytes` checked that the slot's `slot_size ≥ len` bytes lie in the
+                // data area; the slot is published (below the Acquire-loaded `write_pos`, SYNC
+                // POINT A) and this tethered reader's cursor keeps the writer off it until
+                // `release`, which needs `&mut self` (so not while this borrow lives); the bytes
+                // are initialised (the segment was zero-filled on creation).
+                unsafe { std::slice::from_raw_parts(ptr.as_ptr(), len) }
+            }
+            Found::Copied { .. } => &self.buffer.as_bytes()[..len],
+        }
     }
 }
 
-impl<T: FlatMessage> Drop for BroadcastReader<T> {
+impl<B: ?Sized> Drop for ReaderEnd<B> {
     fn drop(&mut self) {
         let cursor = self.shared.cursor(self.index);
         let state = cursor.state.load(Ordering::Relaxed);
@@ -748,47 +583,5 @@ impl<T: FlatMessage> Drop for BroadcastReader<T> {
         }
         self.shared.segment.unlock_reader(self.index);
         self.shared.writer_parking().wake();
-    }
-}
-
-/// A received message: `&T` in place (tethered reader) or in the reader's copy buffer (lossy);
-/// a tethered reader's slot is released when this is dropped.
-#[derive(Debug)]
-pub struct Message<'a, T: FlatMessage> {
-    reader: &'a mut BroadcastReader<T>,
-    found: Found<T>,
-}
-
-impl<T: FlatMessage> Message<'_, T> {
-    /// The message's position in the ring (0 for the first message ever published).
-    pub fn position(&self) -> u64 {
-        self.reader.last
-    }
-
-    /// Messages this reader missed just before this one (lapped by the writer).
-    pub fn missed(&self) -> u64 {
-        match self.found {
-            Found::InPlace { missed, .. } | Found::Copied { missed } => missed,
-        }
-    }
-}
-
-impl<T: FlatMessage> Deref for Message<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        match self.found {
-            // SAFETY: as in `BroadcastReader::found`: published, protected by this reader's
-            // cursor until release, aligned, in bounds, any bit pattern valid.
-            Found::InPlace { ptr, .. } => unsafe { ptr.as_ref() },
-            Found::Copied { .. } => &self.reader.buffer,
-        }
-    }
-}
-
-impl<T: FlatMessage> Drop for Message<'_, T> {
-    fn drop(&mut self) {
-        if matches!(self.found, Found::InPlace { .. }) {
-            self.reader.release();
-        }
     }
 }

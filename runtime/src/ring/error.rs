@@ -28,6 +28,18 @@ pub enum SendError {
         /// The smallest capacity that would carry it.
         needed: u64,
     },
+    /// The message does not fit in a slot of this broadcast stream: the ring was created for a
+    /// library whose largest message is smaller (an older or different schema).
+    #[error(
+        "a {size}-byte message does not fit in this broadcast stream's slots (at most {max} bytes \
+         per message); the ring was created for smaller messages: recreate it from this library"
+    )]
+    SlotTooSmall {
+        /// `size_of` the message.
+        size: u64,
+        /// The largest message a slot holds (`slot_size - 16`).
+        max: u64,
+    },
     /// The shared positions are inconsistent: the reader process is buggy or hostile, or the
     /// segment was overwritten.
     #[error("the ring's shared positions are corrupt (read {read_pos}, write {write_pos}); recreate the segment")]

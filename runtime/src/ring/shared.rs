@@ -27,6 +27,32 @@ pub(crate) struct FrameHeader {
     pub flags: u16,
 }
 
+impl FrameHeader {
+    /// The 16 header bytes as `write_header` stores them (native byte order; bytes 12..16 0).
+    pub(crate) fn to_bytes(self) -> [u8; 16] {
+        let mut bytes = [0; 16];
+        bytes[0..4].copy_from_slice(&self.size.to_ne_bytes());
+        bytes[4..8].copy_from_slice(&self.id.to_ne_bytes());
+        let version_flags = u32::from(self.version) | (u32::from(self.flags) << 16);
+        bytes[8..12].copy_from_slice(&version_flags.to_ne_bytes());
+        bytes
+    }
+
+    /// The header stored in `bytes` (the inverse of [`FrameHeader::to_bytes`]).
+    pub(crate) fn from_bytes(bytes: [u8; 16]) -> Self {
+        let word = |at: usize| {
+            u32::from_ne_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+        };
+        let version_flags = word(8);
+        FrameHeader {
+            size: word(0),
+            id: word(4),
+            version: (version_flags & 0xFFFF) as u16,
+            flags: (version_flags >> 16) as u16,
+        }
+    }
+}
+
 /// The mapped segment and its geometry, cached at attach.
 #[derive(Debug)]
 pub(crate) struct Shared {

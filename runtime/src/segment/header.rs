@@ -9,8 +9,8 @@ use crate::os;
 use super::layout::*;
 use super::memory::Memory;
 use super::spec::{
-    data_size, frame_fits, max_align, min_slot_size, readers_ok, Expect, MessageEntry, RingKind,
-    SegmentSpec,
+    data_size, frame_fits, max_align, message_count_ok, readers_ok, slot_size_for, Expect,
+    MessageEntry, RingKind, SegmentSpec,
 };
 use super::{unix_ns, Geometry};
 
@@ -151,10 +151,7 @@ pub(super) fn validate_header(
         return Err(bad("data_offset", data_offset.to_string(), DATA_OFFSET.to_string()));
     }
     let capacity = mem.load_u64(OFF_CAPACITY);
-    let min_capacity = match kind {
-        RingKind::TypedChannel | RingKind::Broadcast => 2,
-        RingKind::FramedStream => MIN_STREAM_CAPACITY,
-    };
+    let min_capacity = if kind.has_slots() { 2 } else { MIN_STREAM_CAPACITY };
     if capacity < min_capacity || capacity > MAX_CAPACITY || !capacity.is_power_of_two() {
         return Err(bad(
             "capacity",
@@ -163,17 +160,14 @@ pub(super) fn validate_header(
         ));
     }
     let slot_size = mem.load_u32(OFF_SLOT_SIZE);
-    let slot_ok = match kind {
-        RingKind::TypedChannel | RingKind::Broadcast => {
-            slot_size != 0 && slot_size % SLOT_ALIGN == 0
-        }
-        RingKind::FramedStream => slot_size == 0,
+    let slot_ok = if kind.has_slots() {
+        slot_size != 0 && slot_size % SLOT_ALIGN == 0
+    } else {
+        slot_size == 0
     };
     if !slot_ok {
-        let expected = match kind {
-            RingKind::TypedChannel | RingKind::Broadcast => "a non-zero multiple of 64",
-            RingKind::FramedStream => "0 for a framed stream",
-        };
+        let expected =
+            if kind.has_slots() { "a non-zero multiple of 64" } else { "0 for a framed stream" };
         return Err(bad("slot_size", slot_size.to_string(), expected.into()));
     }
     let max_readers = mem.load_u32(OFF_MAX_READERS);
@@ -190,16 +184,8 @@ pub(super) fn validate_header(
             )
         })?;
     let count = mem.load_u32(OFF_MESSAGE_COUNT);
-    let count_ok = match kind {
-        RingKind::TypedChannel | RingKind::Broadcast => count == 1,
-        RingKind::FramedStream => (1..=MAX_MESSAGES).contains(&(count as usize)),
-    };
-    if !count_ok {
-        let expected = match kind {
-            RingKind::TypedChannel | RingKind::Broadcast => "1 for a typed ring".to_owned(),
-            RingKind::FramedStream => format!("1..={MAX_MESSAGES} for a framed stream"),
-        };
-        return Err(bad("message_count", count.to_string(), expected));
+    if let Err(expected) = message_count_ok(kind, count as usize) {
+        return Err(bad("message_count", count.to_string(), format!("{expected} for {kind:?}")));
     }
     let messages: Vec<MessageEntry> = (0..count as usize).map(|i| mem.read_message(i)).collect();
     for m in &messages {
@@ -210,12 +196,13 @@ pub(super) fn validate_header(
                 format!("a power of two ≤ {}", max_align(kind)),
             ));
         }
+        let need = slot_size_for(kind, m.size);
         match kind {
-            RingKind::TypedChannel | RingKind::Broadcast if min_slot_size(m.size) > slot_size => {
+            _ if kind.has_slots() && need > slot_size => {
                 return Err(bad(
                     "slot_size",
                     slot_size.to_string(),
-                    format!("at least {} for message `{}`", min_slot_size(m.size), m.name),
+                    format!("at least {need} for message `{}`", m.name),
                 ));
             }
             RingKind::FramedStream if frame_fits(m.size, capacity).is_err() => {
@@ -229,9 +216,9 @@ pub(super) fn validate_header(
         }
     }
     for want in &expect.messages {
-        // A stream reader skips ids it does not know, so a stream only needs the ids both sides
-        // know to agree; a typed channel needs its one type.
-        check_message(&messages, want, path, kind != RingKind::FramedStream)?;
+        // A framed reader skips ids it does not know, so a framed ring only needs the ids both
+        // sides know to agree; a typed ring needs its one type.
+        check_message(&messages, want, path, !kind.is_framed())?;
     }
     Ok(Geometry { kind, capacity, slot_size, data_size, max_readers })
 }

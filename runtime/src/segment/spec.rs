@@ -16,6 +16,9 @@ pub enum RingKind {
     /// A typed broadcast ring: `capacity` slots of `slot_size` bytes and a sequence word per
     /// slot, one writer, up to `max_readers` readers (`docs/PROTOCOL.md` §5).
     Broadcast = 3,
+    /// A broadcast stream: a broadcast ring whose slots each hold one frame (a stream frame
+    /// header and a message of any of up to 32 types), `docs/PROTOCOL.md` §6.
+    BroadcastStream = 4,
 }
 
 impl RingKind {
@@ -25,8 +28,26 @@ impl RingKind {
             1 => Some(RingKind::TypedChannel),
             2 => Some(RingKind::FramedStream),
             3 => Some(RingKind::Broadcast),
+            4 => Some(RingKind::BroadcastStream),
             _ => None,
         }
+    }
+
+    /// Whether the data area is `capacity` slots of `slot_size` bytes (every kind but the
+    /// framed stream).
+    pub(crate) fn has_slots(self) -> bool {
+        !matches!(self, RingKind::FramedStream)
+    }
+
+    /// Whether messages travel in frames (a stream frame header before each message), so that
+    /// the ring carries up to 32 message types and readers skip ids they do not know.
+    pub(crate) fn is_framed(self) -> bool {
+        matches!(self, RingKind::FramedStream | RingKind::BroadcastStream)
+    }
+
+    /// Whether the ring has a reader table (one writer, many readers).
+    pub(crate) fn is_broadcast(self) -> bool {
+        matches!(self, RingKind::Broadcast | RingKind::BroadcastStream)
     }
 }
 
@@ -104,6 +125,19 @@ impl SegmentSpec {
         SegmentSpec { kind: RingKind::Broadcast, capacity, slot_size, messages, max_readers }
     }
 
+    /// A broadcast stream of `capacity` slots carrying `messages` for up to `max_readers`
+    /// readers, with the smallest slot that holds a frame of the largest of them (16 header
+    /// bytes plus the message, rounded up to a multiple of 64).
+    pub fn broadcast_stream(
+        capacity: u64,
+        max_readers: u32,
+        messages: Vec<MessageEntry>,
+    ) -> SegmentSpec {
+        let largest = messages.iter().map(|m| m.size).max().unwrap_or(0);
+        let slot_size = slot_size_for(RingKind::BroadcastStream, largest);
+        SegmentSpec { kind: RingKind::BroadcastStream, capacity, slot_size, messages, max_readers }
+    }
+
     /// Bytes of the data area: `capacity × slot_size` for a typed channel, `capacity` for a
     /// stream (saturating at `u64::MAX` for specs that [`SegmentSpec::validate`] rejects).
     pub fn data_size(&self) -> u64 {
@@ -141,48 +175,32 @@ impl SegmentSpec {
                 self.capacity
             ));
         }
-        match self.kind {
-            RingKind::TypedChannel | RingKind::Broadcast => {
-                if self.slot_size == 0 || self.slot_size % SLOT_ALIGN != 0 {
-                    return invalid(format!(
-                        "slot_size {} of a {:?} ring is not a non-zero multiple of 64",
-                        self.slot_size, self.kind
-                    ));
-                }
-                if self.messages.len() != 1 {
-                    return invalid(format!(
-                        "a {:?} ring carries exactly one message type, not {}",
-                        self.kind,
-                        self.messages.len()
-                    ));
-                }
+        if self.kind.has_slots() {
+            if self.slot_size == 0 || self.slot_size % SLOT_ALIGN != 0 {
+                return invalid(format!(
+                    "slot_size {} of a {:?} ring is not a non-zero multiple of 64",
+                    self.slot_size, self.kind
+                ));
             }
-            RingKind::FramedStream => {
-                if self.slot_size != 0 {
-                    return invalid(format!(
-                        "slot_size {} of a framed stream must be 0",
-                        self.slot_size
-                    ));
-                }
-                if self.messages.is_empty() || self.messages.len() > MAX_MESSAGES {
-                    return invalid(format!(
-                        "a framed stream carries 1 to {MAX_MESSAGES} message types, not {}",
-                        self.messages.len()
-                    ));
-                }
-            }
+        } else if self.slot_size != 0 {
+            return invalid(format!("slot_size {} of a framed stream must be 0", self.slot_size));
+        }
+        if let Err(expected) = message_count_ok(self.kind, self.messages.len()) {
+            return invalid(format!(
+                "a {:?} ring carries {expected} message types, not {}",
+                self.kind,
+                self.messages.len()
+            ));
         }
         if let Err(expected) = readers_ok(self.kind, self.max_readers) {
             return invalid(format!("max_readers is {}, expected {expected}", self.max_readers));
         }
         for m in &self.messages {
-            if self.kind != RingKind::FramedStream && min_slot_size(m.size) > self.slot_size {
+            let need = slot_size_for(self.kind, m.size);
+            if self.kind.has_slots() && need > self.slot_size {
                 return invalid(format!(
                     "message `{}` of {} bytes does not fit in slot_size {}; raise slot_size to {}",
-                    m.name,
-                    m.size,
-                    self.slot_size,
-                    min_slot_size(m.size)
+                    m.name, m.size, self.slot_size, need
                 ));
             }
             if self.kind == RingKind::FramedStream && frame_fits(m.size, self.capacity).is_err() {
@@ -219,9 +237,32 @@ impl SegmentSpec {
 /// The largest message alignment of a ring kind: typed and broadcast slots are 64-byte aligned,
 /// stream messages start 16 bytes into a 16-aligned frame.
 pub(crate) fn max_align(kind: RingKind) -> u32 {
+    if kind.is_framed() {
+        STREAM_MAX_ALIGN
+    } else {
+        SLOT_ALIGN
+    }
+}
+
+/// Whether `count` message types suit `kind`: exactly 1 for a typed ring, 1 to 32 for a framed
+/// one; `Err` says what was expected.
+pub(crate) fn message_count_ok(kind: RingKind, count: usize) -> Result<(), String> {
+    match kind.is_framed() {
+        false if count == 1 => Ok(()),
+        false => Err("exactly 1".to_owned()),
+        true if (1..=MAX_MESSAGES).contains(&count) => Ok(()),
+        true => Err(format!("1 to {MAX_MESSAGES}")),
+    }
+}
+
+/// The smallest slot of a ring of `kind` that holds a `size`-byte message: the message (typed
+/// kinds) or its frame (a broadcast stream: 16 header bytes plus the message), rounded up to a
+/// multiple of 64. Meaningless for a framed stream, which has no slots.
+#[allow(clippy::cast_possible_truncation)] // FRAME_HEADER_SIZE is 16
+pub(crate) fn slot_size_for(kind: RingKind, size: u32) -> u32 {
     match kind {
-        RingKind::TypedChannel | RingKind::Broadcast => SLOT_ALIGN,
-        RingKind::FramedStream => STREAM_MAX_ALIGN,
+        RingKind::BroadcastStream => min_slot_size(size.saturating_add(FRAME_HEADER_SIZE as u32)),
+        _ => min_slot_size(size),
     }
 }
 
@@ -229,8 +270,8 @@ pub(crate) fn max_align(kind: RingKind) -> u32 {
 /// what was expected.
 pub(crate) fn readers_ok(kind: RingKind, max_readers: u32) -> Result<(), &'static str> {
     match kind {
-        RingKind::Broadcast if (1..=MAX_READERS).contains(&max_readers) => Ok(()),
-        RingKind::Broadcast => Err("1..=64 for a broadcast ring"),
+        _ if kind.is_broadcast() && (1..=MAX_READERS).contains(&max_readers) => Ok(()),
+        _ if kind.is_broadcast() => Err("1..=64 for a broadcast ring"),
         _ if max_readers == 0 => Ok(()),
         _ => Err("0 for an SPSC ring"),
     }
@@ -275,8 +316,10 @@ pub(super) fn data_size(
     match kind {
         RingKind::TypedChannel => capacity.checked_mul(u64::from(slot_size)),
         RingKind::FramedStream => Some(capacity),
-        RingKind::Broadcast => reader_table_offset(capacity, slot_size)?
-            .checked_add(u64::from(max_readers) * READER_ENTRY_SIZE as u64),
+        RingKind::Broadcast | RingKind::BroadcastStream => {
+            reader_table_offset(capacity, slot_size)?
+                .checked_add(u64::from(max_readers) * READER_ENTRY_SIZE as u64)
+        }
     }
 }
 

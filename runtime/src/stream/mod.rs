@@ -107,7 +107,7 @@ impl From<&MessageInfo> for MessageEntry {
     }
 }
 
-fn entries<S: MessageSet>() -> Vec<MessageEntry> {
+pub(crate) fn entries<S: MessageSet>() -> Vec<MessageEntry> {
     S::MESSAGES.iter().map(MessageEntry::from).collect()
 }
 
