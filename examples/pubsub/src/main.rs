@@ -8,10 +8,12 @@
 //!   and `Quote`s; the subscriber dispatches on the generated `market_data::AnyMessage` enum;
 //! - over a broadcast ring (`--fanout`), one publisher and two subscribers started at different
 //!   times: a tethered one (sees every quote) and a lossy one (`--lossy`, never slows the
-//!   publisher down, and reports how many quotes it missed).
+//!   publisher down, and reports how many quotes it missed);
+//! - over a broadcast stream of the whole library (`--fanout --stream`), the same with
+//!   interleaved `Trade`s and `Quote`s.
 //!
-//! Run the two sides yourself (in two terminals, in either order; add `--stream` to both for the
-//! framed stream): `cargo run --release -p flatipc-pubsub -- subscribe` and
+//! Run the two sides yourself (in two terminals, in either order; add `--stream` and/or
+//! `--fanout` to both): `cargo run --release -p flatipc-pubsub -- subscribe` and
 //! `cargo run --release -p flatipc-pubsub -- publish --count 1000000`.
 
 use std::process::{Command, ExitCode};
@@ -19,7 +21,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Parser, Subcommand};
 use flatipc::broadcast::{
-    BroadcastOptions, BroadcastReader, BroadcastWriter, Policy, ReaderOptions, StartAt,
+    BroadcastOptions, BroadcastReader, BroadcastStreamReader, BroadcastStreamWriter,
+    BroadcastWriter, Policy, ReaderOptions, StartAt,
 };
 use flatipc::channel::{ChannelOptions, Reader, RecvError, SendError, Writer};
 use flatipc::stream::{StreamOptions, StreamReader, StreamWriter};
@@ -45,8 +48,9 @@ struct Cli {
     /// Use a framed stream of every `market.data` message instead of a typed `Quote` channel.
     #[arg(long, global = true)]
     stream: bool,
-    /// Use a broadcast ring of `Quote`s (many subscribers) instead of a typed channel.
-    #[arg(long, global = true, conflicts_with = "stream")]
+    /// Use a broadcast ring (many subscribers): of `Quote`s, or with `--stream` of every
+    /// `market.data` message.
+    #[arg(long, global = true)]
     fanout: bool,
     /// Fan-out subscribers only: be lossy (never slow the publisher down) instead of tethered.
     #[arg(long, global = true)]
@@ -123,6 +127,17 @@ fn fill_quote(quote: &mut Quote, seq: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Fills `trade` as message `seq` of the feed.
+fn fill_trade(trade: &mut Trade, seq: u64) {
+    trade.sequence = seq;
+    trade.exchange_ts_ns = now_ns();
+    trade.price.mantissa = 18_900 + i64::try_from(seq % 100).unwrap_or(0);
+    trade.price.exponent = -2;
+    trade.quantity = 100;
+    trade.venue = Venue::XNAS;
+    trade.flags = TradeFlags::empty();
+}
+
 /// Publishes `count` messages on a framed stream, numbered by one sequence: every third one a
 /// `Trade`, the others `Quote`s, each built in place in the ring.
 fn publish_stream(name: &str, count: u64) -> Result<(), String> {
@@ -131,13 +146,7 @@ fn publish_stream(name: &str, count: u64) -> Result<(), String> {
     for seq in 0..count {
         if seq.is_multiple_of(3) {
             let mut trade = wait_loan!(writer.loan::<Trade>());
-            trade.sequence = seq;
-            trade.exchange_ts_ns = now_ns();
-            trade.price.mantissa = 18_900 + i64::try_from(seq % 100).unwrap_or(0);
-            trade.price.exponent = -2;
-            trade.quantity = 100;
-            trade.venue = Venue::XNAS;
-            trade.flags = TradeFlags::empty();
+            fill_trade(&mut trade, seq);
             trade.commit();
         } else {
             let mut quote = wait_loan!(writer.loan::<Quote>());
@@ -279,21 +288,94 @@ fn subscribe_fanout(name: &str, lossy: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// Publishes `count` trades and quotes (one sequence, every third a `Trade`) on a broadcast
+/// stream of the whole library.
+fn publish_fanout_stream(name: &str, count: u64) -> Result<(), String> {
+    let mut writer = BroadcastStreamWriter::<Library>::open_or_create(name, &fanout_options())
+        .map_err(|e| e.to_string())?;
+    let start = writer.position();
+    for seq in start..start + count {
+        if seq.is_multiple_of(3) {
+            let mut trade = writer.loan::<Trade>().map_err(|e| e.to_string())?;
+            fill_trade(&mut trade, seq);
+            trade.commit().map_err(|e| e.to_string())?;
+        } else {
+            let mut quote = writer.loan::<Quote>().map_err(|e| e.to_string())?;
+            fill_quote(&mut quote, seq)?;
+            quote.commit().map_err(|e| e.to_string())?;
+        }
+    }
+    println!("publisher: sent {count} trades and quotes on a broadcast stream");
+    Ok(())
+}
+
+/// Receives trades and quotes from a broadcast stream until the publisher has gone, dispatching
+/// on the generated `AnyMessage`; checks order as `subscribe_fanout` does.
+fn subscribe_fanout_stream(name: &str, lossy: bool) -> Result<(), String> {
+    let policy = if lossy { Policy::Lossy } else { Policy::Tethered };
+    let options = ReaderOptions { policy, start: StartAt::Next, ..ReaderOptions::default() };
+    let mut reader =
+        BroadcastStreamReader::<Library>::open_or_create(name, &fanout_options(), &options)
+            .map_err(|e| e.to_string())?;
+    let (mut trades, mut quotes, mut first, mut expected) = (0u64, 0u64, None, 0u64);
+    loop {
+        let frame = match reader.recv_timeout(Duration::from_secs(30)) {
+            Ok(frame) => frame,
+            Err(RecvError::Disconnected) => break,
+            Err(e) => return Err(e.to_string()),
+        };
+        let sequence = match frame.message() {
+            Some(Ok(AnyMessage::Trade(trade))) => {
+                trades += 1;
+                trade.sequence
+            }
+            Some(Ok(AnyMessage::Quote(quote))) => {
+                quotes += 1;
+                if quote.ask.mantissa != quote.bid.mantissa + 1 {
+                    return Err(format!("quote {} is wrong", quote.sequence));
+                }
+                quote.sequence
+            }
+            Some(Ok(other)) => return Err(format!("unexpected message {}", other.name())),
+            Some(Err(e)) => return Err(e.to_string()),
+            None => continue, // an id this build does not know: skip it
+        };
+        let first = *first.get_or_insert(sequence);
+        if sequence != first && sequence != expected + frame.missed() {
+            return Err(format!("message {sequence} arrived, expected {expected}"));
+        }
+        expected = sequence + 1;
+    }
+    let kind = if lossy { "lossy" } else { "tethered" };
+    println!(
+        "{kind} subscriber: received {trades} trades and {quotes} quotes in order from message {}, missed {}",
+        first.unwrap_or(0),
+        reader.missed()
+    );
+    if !lossy && reader.missed() != 0 {
+        return Err("a tethered subscriber missed messages".into());
+    }
+    Ok(())
+}
+
 /// One publisher, two subscribers started at different times: a tethered one before the
 /// publisher, a lossy one while it runs.
-fn demo_fanout(name: &str) -> Result<(), String> {
+fn demo_fanout(name: &str, stream: bool, count: u64) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    println!("starting a publisher and two subscribers (tethered first, lossy later) on a broadcast ring, /dev/shm/flatipc.{name}");
+    let what = if stream { "broadcast stream" } else { "broadcast ring" };
+    println!("starting a publisher and two subscribers (tethered first, lossy later) on a {what}, /dev/shm/flatipc.{name}");
+    let count = count.to_string();
     let spawn = |extra: &[&str]| {
         Command::new(&exe)
             .args(["--fanout", "--name", name])
+            .args(if stream { &["--stream"][..] } else { &[] })
             .args(extra)
             .spawn()
             .map_err(|e| e.to_string())
     };
     let mut tethered = spawn(&["subscribe"])?;
     std::thread::sleep(Duration::from_millis(100));
-    let mut publisher = spawn(&["publish", "--count", "2000000"])?;
+    let mut publisher = spawn(&["publish", "--count", &count])?;
     std::thread::sleep(Duration::from_millis(20));
     let mut lossy = spawn(&["--lossy", "subscribe"])?;
     let published = publisher.wait().map_err(|e| e.to_string())?;
@@ -301,7 +383,7 @@ fn demo_fanout(name: &str) -> Result<(), String> {
         [tethered.wait(), lossy.wait()].into_iter().all(|status| status.is_ok_and(|s| s.success()));
     let _ = flatipc::Segment::remove(name);
     if published.success() && ok {
-        println!("done: every subscriber saw valid quotes in order");
+        println!("done: every subscriber saw valid messages in order");
         Ok(())
     } else {
         Err("a process failed".to_string())
@@ -334,6 +416,12 @@ fn demo(name: &str, stream: bool) -> Result<(), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.role {
+        Some(Role::Publish { count }) if cli.fanout && cli.stream => {
+            publish_fanout_stream(&cli.name, count)
+        }
+        Some(Role::Subscribe) if cli.fanout && cli.stream => {
+            subscribe_fanout_stream(&cli.name, cli.lossy)
+        }
         Some(Role::Publish { count }) if cli.fanout => publish_fanout(&cli.name, count),
         Some(Role::Subscribe) if cli.fanout => subscribe_fanout(&cli.name, cli.lossy),
         Some(Role::Publish { count }) if cli.stream => publish_stream(&cli.name, count),
@@ -342,7 +430,8 @@ fn main() -> ExitCode {
         Some(Role::Subscribe) => subscribe(&cli.name),
         None => demo(&cli.name, false)
             .and_then(|()| demo(&format!("{}-stream", cli.name), true))
-            .and_then(|()| demo_fanout(&format!("{}-fanout", cli.name))),
+            .and_then(|()| demo_fanout(&format!("{}-fanout", cli.name), false, 2_000_000))
+            .and_then(|()| demo_fanout(&format!("{}-fanout-stream", cli.name), true, 1_000_000)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
