@@ -25,7 +25,7 @@ use flatipc::broadcast::{
     BroadcastWriter, Policy, ReaderOptions, StartAt,
 };
 use flatipc::channel::{ChannelOptions, Reader, RecvError, SendError, Writer};
-use flatipc::stream::{StreamOptions, StreamReader, StreamWriter};
+use flatipc::stream::{StreamOptions, StreamReader, StreamWriter, ViewError};
 
 // A binary uses only part of a schema; the rest would be reported as dead code.
 #[allow(dead_code)]
@@ -162,6 +162,32 @@ fn stream_options() -> StreamOptions {
     StreamOptions { capacity: 1 << 20, ..StreamOptions::default() }
 }
 
+/// The sequence number of a frame's message, dispatching on the generated view enum (each
+/// variant is `&T` into the ring or the reader's copy) and counting trades and quotes; `None`
+/// for an id this build does not know.
+fn sequence_of(
+    message: Option<Result<AnyMessage<'_>, ViewError>>,
+    trades: &mut u64,
+    quotes: &mut u64,
+) -> Result<Option<u64>, String> {
+    match message {
+        Some(Ok(AnyMessage::Trade(trade))) => {
+            *trades += 1;
+            Ok(Some(trade.sequence))
+        }
+        Some(Ok(AnyMessage::Quote(quote))) => {
+            *quotes += 1;
+            if quote.ask.mantissa != quote.bid.mantissa + 1 {
+                return Err(format!("quote {} is wrong", quote.sequence));
+            }
+            Ok(Some(quote.sequence))
+        }
+        Some(Ok(other)) => Err(format!("unexpected message {}", other.name())),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Ok(None),
+    }
+}
+
 fn subscribe_stream(name: &str) -> Result<(), String> {
     let mut reader = StreamReader::<Library>::open_or_create(name, &stream_options())
         .map_err(|e| e.to_string())?;
@@ -172,22 +198,8 @@ fn subscribe_stream(name: &str) -> Result<(), String> {
             Err(RecvError::Disconnected) => break,
             Err(e) => return Err(e.to_string()),
         };
-        // Dispatch on the generated view enum: each variant is `&T` into the ring.
-        let sequence = match frame.message() {
-            Some(Ok(AnyMessage::Trade(trade))) => {
-                trades += 1;
-                trade.sequence
-            }
-            Some(Ok(AnyMessage::Quote(quote))) => {
-                quotes += 1;
-                if quote.ask.mantissa != quote.bid.mantissa + 1 {
-                    return Err(format!("quote {} is wrong", quote.sequence));
-                }
-                quote.sequence
-            }
-            Some(Ok(other)) => return Err(format!("unexpected message {}", other.name())),
-            Some(Err(e)) => return Err(e.to_string()),
-            None => continue, // an id this build does not know: skip it
+        let Some(sequence) = sequence_of(frame.message(), &mut trades, &mut quotes)? else {
+            continue; // an id this build does not know: skip it
         };
         if sequence != expected {
             return Err(format!("message {sequence} arrived, expected {expected}"));
@@ -324,21 +336,8 @@ fn subscribe_fanout_stream(name: &str, lossy: bool) -> Result<(), String> {
             Err(RecvError::Disconnected) => break,
             Err(e) => return Err(e.to_string()),
         };
-        let sequence = match frame.message() {
-            Some(Ok(AnyMessage::Trade(trade))) => {
-                trades += 1;
-                trade.sequence
-            }
-            Some(Ok(AnyMessage::Quote(quote))) => {
-                quotes += 1;
-                if quote.ask.mantissa != quote.bid.mantissa + 1 {
-                    return Err(format!("quote {} is wrong", quote.sequence));
-                }
-                quote.sequence
-            }
-            Some(Ok(other)) => return Err(format!("unexpected message {}", other.name())),
-            Some(Err(e)) => return Err(e.to_string()),
-            None => continue, // an id this build does not know: skip it
+        let Some(sequence) = sequence_of(frame.message(), &mut trades, &mut quotes)? else {
+            continue; // an id this build does not know: skip it
         };
         let first = *first.get_or_insert(sequence);
         if sequence != first && sequence != expected + frame.missed() {
