@@ -6,7 +6,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use flatipc::broadcast::{broadcast, BroadcastOptions, Policy, ReaderOptions, RecvError};
+use flatipc::broadcast::{
+    broadcast, broadcast_stream, BroadcastOptions, Policy, ReaderOptions, RecvError,
+};
 use flatipc::channel::{channel, ChannelOptions};
 use flatipc::prelude::*;
 use flatipc::stream::{stream, view, InSet, MessageInfo, MessageSet, StreamOptions, ViewError};
@@ -208,4 +210,62 @@ fn steady_state_broadcast_send_and_recv_do_not_allocate() {
     assert!(sum > 0.0 && lossy_received > 0 && lossy.missed() > 0);
     assert_eq!(lossy_received + lossy.missed(), 2 * 99_999, "every message accounted for");
     assert_eq!(after - before, 0, "broadcast send/recv allocated {} times", after - before);
+}
+
+#[test]
+fn steady_state_broadcast_stream_send_and_recv_do_not_allocate() {
+    // Slots of 128 bytes (the 80-byte `Trade` plus the 16-byte frame header, rounded up to 64).
+    let mut tx = broadcast_stream::<Market>(&BroadcastOptions {
+        capacity: 64,
+        max_readers: 4,
+        ..Default::default()
+    });
+    let mut tethered = tx.subscribe(&ReaderOptions::default()).unwrap();
+    let lossy = ReaderOptions { policy: Policy::Lossy, ..ReaderOptions::default() };
+    let mut lossy = tx.subscribe(&lossy).unwrap();
+    let quote = |seq, firm| Quote { seq, price: 0.5, firm: Bool(firm), _pad0: [0; 7] };
+    // Warm up (first use of any lazily initialised state), a few laps.
+    for seq in 0..200 {
+        tx.try_send(&quote(seq, 1)).unwrap();
+        drop(tethered.try_recv().unwrap());
+        drop(lossy.try_recv().unwrap());
+    }
+
+    let before = allocations();
+    let (mut sum, mut invalid, mut lossy_received) = (0.0, 0u64, 0u64);
+    let mut add = |message: Option<Result<AnyMarket<'_>, ViewError>>| match message {
+        Some(Ok(AnyMarket::Quote(q))) => sum += q.price,
+        Some(Ok(AnyMarket::Trade(t))) => sum += t.qty as f64,
+        Some(Err(_)) => invalid += 1,
+        None => panic!("unknown id"),
+    };
+    for seq in 1..100_000u64 {
+        tx.try_send(&quote(seq, 1)).unwrap();
+        let mut trade = tx.loan::<Trade>().unwrap();
+        trade.seq = seq;
+        trade.qty = 3;
+        trade.commit().unwrap();
+        // An invalid `bool`: the error path must not allocate either.
+        tx.try_send(&quote(seq, 7)).unwrap();
+        for _ in 0..3 {
+            add(tethered.try_recv().unwrap().message());
+        }
+        assert!(matches!(tethered.try_recv(), Err(RecvError::Empty)));
+        // The lossy reader sleeps 40 rounds in 64 (120 frames on a 64-slot ring), so the
+        // writer laps it: the skip-and-count path must not allocate either.
+        if seq % 64 >= 40 {
+            while let Ok(frame) = lossy.try_recv() {
+                add(frame.message());
+                lossy_received += 1;
+            }
+        }
+    }
+    while let Ok(frame) = lossy.try_recv() {
+        add(frame.message());
+        lossy_received += 1;
+    }
+    let after = allocations();
+    assert!(sum > 0.0 && invalid > 99_999 && lossy_received > 0 && lossy.missed() > 0);
+    assert_eq!(lossy_received + lossy.missed(), 3 * 99_999, "every frame accounted for");
+    assert_eq!(after - before, 0, "broadcast stream send/recv allocated {} times", after - before);
 }

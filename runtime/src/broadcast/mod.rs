@@ -50,7 +50,7 @@ use crate::ring::core::{check, wrap, Corrupt, MAX_POSITION};
 pub use crate::ring::{RecvError, SendError};
 use crate::ring::{Shared, READER, WRITER};
 use crate::segment::{layout, Segment};
-use crate::sync::{AtomicU64, AtomicU8, Ordering};
+use crate::sync::{AtomicU64, Ordering};
 use crate::wait::{wait_for, SharedParking, WaitStrategy};
 
 pub use stream::{
@@ -161,54 +161,45 @@ impl BroadcastShared for Shared {
     }
 }
 
-/// Stores `src` into the slot bytes at `dst` with atomic stores (8 bytes at a time, then bytes):
-/// a lossy reader may be copying them concurrently (`docs/PROTOCOL.md` §5).
+/// Stores `src` into the slot bytes at `dst` with naturally aligned 8-byte atomic stores: a
+/// lossy reader may be copying them concurrently (`docs/PROTOCOL.md` §5). The last word is
+/// zero-padded: every access to slot bytes, on either side, is a whole 8-byte word, because
+/// overlapping atomic accesses of different sizes are undefined behaviour in the Rust and C11
+/// memory models.
 ///
-/// `dst` must be 8-aligned and valid for `src.len()` bytes, inside the slot the writer holds.
+/// `dst` must be 8-aligned and valid for `src.len()` rounded up to 8 bytes, inside the slot the
+/// writer holds (slots are multiples of 64 bytes at least as large as what they hold).
 fn store_atomically(dst: NonNull<u8>, src: &[u8]) {
     for (k, chunk) in src.chunks(8).enumerate() {
-        // SAFETY: `dst` is valid for `src.len()` bytes (the callers get it from `slot_bytes`,
-        // which checked the slot's bounds, and stay within the slot), so the offset
-        // `8k < src.len()` stays in bounds.
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        // SAFETY: `dst` is valid for `src.len()` rounded up to 8 bytes (the callers get it from
+        // `slot_bytes`, which checked the slot's bounds, and stay within the slot), so the word
+        // at offset `8k` (`8k < src.len()`) is in bounds.
         let at = unsafe { dst.as_ptr().add(8 * k) };
-        if let Ok(word) = <[u8; 8]>::try_from(chunk) {
-            // SAFETY: `at` is valid for 8 bytes and 8-aligned (slots are 64-aligned and callers
-            // pass offsets that are multiples of 8); those bytes are only ever accessed
-            // atomically while shared (tethered readers read them in place only when the writer
-            // cannot be writing them).
-            unsafe { AtomicU64::from_ptr(at.cast::<u64>()) }
-                .store(u64::from_ne_bytes(word), Ordering::Relaxed);
-        } else {
-            for (i, byte) in chunk.iter().enumerate() {
-                // SAFETY: `at + i` is in bounds (`i < chunk.len()`); see above.
-                let p = unsafe { at.add(i) };
-                // SAFETY: valid for one byte; `AtomicU8` has alignment 1.
-                unsafe { AtomicU8::from_ptr(p) }.store(*byte, Ordering::Relaxed);
-            }
-        }
+        // SAFETY: `at` is valid for 8 bytes and 8-aligned (slots are 64-aligned and callers pass
+        // offsets that are multiples of 8); those bytes are only ever accessed as atomic 8-byte
+        // words while shared (tethered readers read them in place only when the writer cannot
+        // be writing them).
+        unsafe { AtomicU64::from_ptr(at.cast::<u64>()) }
+            .store(u64::from_ne_bytes(word), Ordering::Relaxed);
     }
 }
 
-/// Loads the slot bytes at `src` into `dst` with atomic loads (the writer may be storing them
-/// concurrently; the caller validates the copy with the slot's sequence word).
+/// Loads the slot bytes at `src` into `dst` with naturally aligned 8-byte atomic loads (the
+/// writer may be storing them concurrently; the caller validates the copy with the slot's
+/// sequence word). The last word may reach past `dst.len()`; only its first bytes are kept.
 ///
-/// `src` must be 8-aligned and valid for `dst.len()` bytes, inside one slot.
+/// `src` must be 8-aligned and valid for `dst.len()` rounded up to 8 bytes, inside one slot.
 fn load_atomically(dst: &mut [u8], src: NonNull<u8>) {
     for (k, chunk) in dst.chunks_mut(8).enumerate() {
-        // SAFETY: as in `store_atomically`: `src` is valid for `dst.len()` bytes.
+        // SAFETY: as in `store_atomically`: `src` is valid for `dst.len()` rounded up to 8
+        // bytes, so the word at offset `8k` (`8k < dst.len()`) is in bounds.
         let at = unsafe { src.as_ptr().add(8 * k) };
-        if chunk.len() == 8 {
-            // SAFETY: valid for 8 bytes, 8-aligned, only accessed atomically while shared.
-            let word = unsafe { AtomicU64::from_ptr(at.cast::<u64>()) }.load(Ordering::Relaxed);
-            chunk.copy_from_slice(&word.to_ne_bytes());
-        } else {
-            for (i, byte) in chunk.iter_mut().enumerate() {
-                // SAFETY: `at + i` is in bounds.
-                let p = unsafe { at.add(i) };
-                // SAFETY: valid for one byte; `AtomicU8` has alignment 1.
-                *byte = unsafe { AtomicU8::from_ptr(p) }.load(Ordering::Relaxed);
-            }
-        }
+        // SAFETY: valid for 8 bytes, 8-aligned, only accessed as atomic 8-byte words while
+        // shared.
+        let word = unsafe { AtomicU64::from_ptr(at.cast::<u64>()) }.load(Ordering::Relaxed);
+        chunk.copy_from_slice(&word.to_ne_bytes()[..chunk.len()]);
     }
 }
 
@@ -543,7 +534,11 @@ impl<B: ?Sized + zerocopy::IntoBytes + zerocopy::FromBytes + zerocopy::Immutable
                 Ok(()) => {}
                 // The writer died: deliver what it published first.
                 Err(RecvError::Disconnected) => {
-                    return self.poll(&mut copy)?.ok_or(RecvError::Disconnected);
+                    let found = self.poll(&mut copy)?;
+                    if found.is_none() {
+                        self.empty_polls = crate::ring::WRITER_SEEN_GONE;
+                    }
+                    return found.ok_or(RecvError::Disconnected);
                 }
                 Err(e) => return Err(e),
             }
