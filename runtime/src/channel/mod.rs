@@ -99,7 +99,7 @@ impl<T: FlatMessage> Writer<T> {
         segment.lock_peer(WRITER)?;
         let shared = Shared::new(segment);
         shared.announce(WRITER, wait);
-        let core = WriterCore::attach(shared.positions(), shared.capacity)
+        let core = WriterCore::attach(shared.positions(), shared.capacity, 1)
             .map_err(|c| shared.corrupt_at_attach(c))?;
         Ok(Self { shared, core, wait, _type: PhantomData })
     }
@@ -416,7 +416,10 @@ impl<T: FlatMessage> Reader<T> {
             // The writer died: deliver what it committed first.
             Err(RecvError::Disconnected) => match self.poll()? {
                 Some(index) => self.received(index),
-                None => Err(RecvError::Disconnected),
+                None => {
+                    self.empty_polls = crate::ring::WRITER_SEEN_GONE;
+                    Err(RecvError::Disconnected)
+                }
             },
             Err(e) => Err(e),
         }

@@ -21,6 +21,8 @@ pub(crate) const FRAME_HEADER_BYTES: usize = 16;
 pub(crate) const FH_SIZE: usize = 0;
 pub(crate) const FH_ID: usize = 4;
 pub(crate) const FH_VERSION_FLAGS: usize = 8;
+/// Frame header: reserved word (written 0, ignored by readers).
+pub(crate) const FH_RESERVED: usize = 12;
 /// Stream frames start at multiples of this many bytes.
 pub(crate) const FRAME_ALIGN: u64 = 16;
 /// The id of a stream padding frame, which fills the ring up to its end.
@@ -90,12 +92,17 @@ pub(crate) struct WriterCore {
 impl WriterCore {
     /// Resumes at the shared positions (a restarted writer continues after the last committed
     /// unit).
-    pub(crate) fn attach(p: Positions<'_>, capacity: u64) -> Result<Self, Corrupt> {
+    pub(crate) fn attach(p: Positions<'_>, capacity: u64, align: u64) -> Result<Self, Corrupt> {
         let write_pos = p.write_pos.load(Ordering::Relaxed);
         // SYNC POINT B (Acquire): pairs with the reader's Release store of `read_pos` in
         // `ReaderCore::release`: units the reader released are free to overwrite.
         let read_pos = p.read_pos.load(Ordering::Acquire);
         check(read_pos, write_pos, capacity)?;
+        // A stream's positions are multiples of 16: a scribbled one would put frames off their
+        // alignment (the reader checks the same at its attach).
+        if read_pos % align != 0 || write_pos % align != 0 {
+            return Err(Corrupt::Positions { read_pos, write_pos });
+        }
         Ok(Self { pos: write_pos, cached_read: read_pos, capacity })
     }
 
@@ -296,7 +303,7 @@ mod tests {
     fn typed_fill_drain_and_wrap() {
         let (w, r) = (AtomicU64::new(0), AtomicU64::new(0));
         let p = Positions { write_pos: &w, read_pos: &r };
-        let mut wc = WriterCore::attach(p, 4).unwrap();
+        let mut wc = WriterCore::attach(p, 4, 1).unwrap();
         let mut rc = ReaderCore::attach(p, 4, 1).unwrap();
         assert_eq!(rc.try_acquire(p).unwrap(), None);
         for round in 0..3u64 {
@@ -318,7 +325,13 @@ mod tests {
         let (w, r) = (AtomicU64::new(10), AtomicU64::new(0));
         let p = Positions { write_pos: &w, read_pos: &r };
         assert!(ReaderCore::attach(p, 4, 1).is_err());
-        assert!(WriterCore::attach(p, 4).is_err());
+        assert!(WriterCore::attach(p, 4, 1).is_err());
+        // Stream positions off the 16-byte frame grid are refused by both ends.
+        let (w, r) = (AtomicU64::new(8), AtomicU64::new(0));
+        let p = Positions { write_pos: &w, read_pos: &r };
+        assert!(ReaderCore::attach(p, 256, FRAME_ALIGN).is_err());
+        assert!(WriterCore::attach(p, 256, FRAME_ALIGN).is_err());
+        assert!(WriterCore::attach(p, 256, 1).is_ok());
         assert!(check(MAX_POSITION - 1, MAX_POSITION, 4).is_err(), "positions stay below 2^62");
         assert!(check(MAX_POSITION - 2, MAX_POSITION - 1, 4).is_ok());
         let (w, r) = (AtomicU64::new(0), AtomicU64::new(0));
@@ -331,7 +344,7 @@ mod tests {
         assert!(ReaderCore::attach(p, 64, 16).is_err(), "a stream position not a multiple of 16");
         r.store(0, Ordering::Relaxed);
         w.store(4, Ordering::Relaxed);
-        let mut wc = WriterCore::attach(p, 4).unwrap();
+        let mut wc = WriterCore::attach(p, 4, 1).unwrap();
         r.store(9, Ordering::Relaxed);
         assert!(wc.free(p, 5).is_err());
     }
@@ -340,7 +353,7 @@ mod tests {
     fn frames_never_wrap() {
         let (w, r) = (AtomicU64::new(0), AtomicU64::new(0));
         let p = Positions { write_pos: &w, read_pos: &r };
-        let mut wc = WriterCore::attach(p, 128).unwrap();
+        let mut wc = WriterCore::attach(p, 128, 1).unwrap();
         assert_eq!(wc.reserve_frame(p, 64).unwrap(), Some((0, 0)));
         wc.advance(p, 64);
         assert_eq!(wc.reserve_frame(p, 64).unwrap(), Some((0, 64)));
@@ -406,7 +419,7 @@ mod loom_tests {
             let w = Arc::clone(&ring);
             let writer = thread::spawn(move || {
                 let p = w.positions();
-                let mut core = WriterCore::attach(p, 2).unwrap();
+                let mut core = WriterCore::attach(p, 2, 1).unwrap();
                 let mut sent = 0;
                 while sent < MESSAGES {
                     match core.try_reserve(p).unwrap() {
@@ -447,7 +460,7 @@ mod loom_tests {
             let w = Arc::clone(&ring);
             let writer = thread::spawn(move || {
                 let p = w.positions();
-                let mut core = WriterCore::attach(p, 2).unwrap();
+                let mut core = WriterCore::attach(p, 2, 1).unwrap();
                 let mut sent = 0;
                 while sent < MESSAGES {
                     let n = core.free(p, MESSAGES - sent).unwrap().min(MESSAGES - sent);
@@ -498,7 +511,7 @@ mod loom_tests {
             let w = Arc::clone(&ring);
             let writer = thread::spawn(move || {
                 let p = w.positions();
-                let mut core = WriterCore::attach(p, CAPACITY).unwrap();
+                let mut core = WriterCore::attach(p, CAPACITY, 1).unwrap();
                 let mut sent = 0;
                 while sent < FRAMES {
                     let size = size_of(sent);

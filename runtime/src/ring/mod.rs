@@ -13,7 +13,7 @@ mod shared;
 #[cfg(not(loom))]
 pub use error::{RecvError, SendError};
 #[cfg(not(loom))]
-pub(crate) use shared::{FrameHeader, Shared, READER, WRITER};
+pub(crate) use shared::{FrameHeader, Shared, READER, WRITER, WRITER_SEEN_GONE};
 
 /// How an end finds its named segment: create it (from the options), open it, or either.
 #[cfg(not(loom))]

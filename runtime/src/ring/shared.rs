@@ -4,7 +4,9 @@
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use super::core::{Corrupt, Positions, FH_ID, FH_SIZE, FH_VERSION_FLAGS, FRAME_HEADER_BYTES};
+use super::core::{
+    Corrupt, Positions, FH_ID, FH_RESERVED, FH_SIZE, FH_VERSION_FLAGS, FRAME_HEADER_BYTES,
+};
 use crate::error::OpenError;
 use crate::segment::{layout, Segment};
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
@@ -52,6 +54,10 @@ impl FrameHeader {
         }
     }
 }
+
+/// A reader's empty-poll count once it has seen the writer crash: the next `writer_left` call
+/// (which wraps it to 0) checks the writer's lock again.
+pub(crate) const WRITER_SEEN_GONE: u32 = u32::MAX;
 
 /// The mapped segment and its geometry, cached at attach.
 #[derive(Debug)]
@@ -154,7 +160,10 @@ impl Shared {
 
     /// Whether the writer has certainly left, checked cheaply: its `attached` flag is clear
     /// (a clean detach), or, every 4096th call (`polls` counts them), its liveness lock is free
-    /// (a crash). False while no writer has ever attached.
+    /// (a crash). False while no writer has ever attached. Once a crash is seen, `polls` is set
+    /// to [`WRITER_SEEN_GONE`], so that the next call checks the lock again instead of
+    /// reporting the ring merely empty for another 4095 calls (a reader that was told
+    /// *disconnected* keeps being told so until a writer attaches again).
     pub(crate) fn writer_left(&self, polls: &mut u32) -> bool {
         let segment = &self.segment;
         if segment.peer_pid(WRITER) == 0 {
@@ -169,6 +178,7 @@ impl Shared {
             if *polls % 4096 != 0 || segment.peer_alive(WRITER) {
                 return false;
             }
+            *polls = WRITER_SEEN_GONE;
         }
         true
     }
@@ -231,6 +241,7 @@ impl Shared {
         self.word(frame, FH_ID).store(header.id, Ordering::Relaxed);
         let version_flags = u32::from(header.version) | (u32::from(header.flags) << 16);
         self.word(frame, FH_VERSION_FLAGS).store(version_flags, Ordering::Relaxed);
+        self.word(frame, FH_RESERVED).store(0, Ordering::Relaxed);
     }
 
     /// Reads the header of a committed frame (after the Acquire load of `write_pos`, SYNC POINT

@@ -163,7 +163,7 @@ impl<S: MessageSet> StreamWriter<S> {
         segment.lock_peer(WRITER)?;
         let shared = Shared::new(segment);
         shared.announce(WRITER, wait);
-        let core = WriterCore::attach(shared.positions(), shared.capacity)
+        let core = WriterCore::attach(shared.positions(), shared.capacity, FRAME_ALIGN)
             .map_err(|c| shared.corrupt_at_attach(c))?;
         Ok(Self { shared, core, wait, _set: PhantomData })
     }
@@ -525,7 +525,10 @@ impl<S: MessageSet> StreamReader<S> {
                 // The writer died: deliver what it committed first.
                 Err(RecvError::Disconnected) => match self.next()? {
                     Some(found) => break found,
-                    None => return Err(RecvError::Disconnected),
+                    None => {
+                        self.empty_polls = crate::ring::WRITER_SEEN_GONE;
+                        return Err(RecvError::Disconnected);
+                    }
                 },
                 Err(e) => return Err(e),
             }
