@@ -119,6 +119,7 @@ pub(crate) struct SharedParking<'a> {
 impl SharedParking<'_> {
     /// Called by the writer after publishing: wakes every sleeping reader, with one syscall,
     /// only if some reader's bit is set. Same Dekker pair as [`Parking::wake`].
+    #[inline]
     pub(crate) fn wake(&self) {
         if self.may_park.load(Ordering::Relaxed) == 0 {
             return;

@@ -124,6 +124,7 @@ trait BroadcastShared {
 impl BroadcastShared for Shared {
     /// The sequence word of slot `index` (`index < capacity`, asserted): the words follow the
     /// slots, 8 bytes each.
+    #[inline]
     fn seq(&self, index: u64) -> &AtomicU64 {
         assert!(index < self.capacity, "slot {index} out of range");
         // Both products lie in the data area (validated at open), so they fit.
@@ -134,10 +135,12 @@ impl BroadcastShared for Shared {
 
     /// The first byte of slot `index`: 64-byte aligned, `slot_size` bytes in bounds (`slot`
     /// asserts both).
+    #[inline]
     fn slot_bytes(&self, index: u64) -> NonNull<u8> {
         self.slot::<u8>(index)
     }
 
+    #[inline]
     fn cursor(&self, reader: u32) -> Cursor<'_> {
         let entry = self.segment.reader_entry(reader);
         Cursor {
@@ -147,10 +150,12 @@ impl BroadcastShared for Shared {
         }
     }
 
+    #[inline]
     fn write_pos(&self) -> &AtomicU64 {
         self.positions().write_pos
     }
 
+    #[inline]
     fn readers_parking(&self, bit: u64) -> SharedParking<'_> {
         SharedParking {
             may_park: self.segment.atomic_u32(layout::peer_entry(READER) + layout::PEER_MAY_PARK),
@@ -169,10 +174,9 @@ impl BroadcastShared for Shared {
 ///
 /// `dst` must be 8-aligned and valid for `src.len()` rounded up to 8 bytes, inside the slot the
 /// writer holds (slots are multiples of 64 bytes at least as large as what they hold).
+#[inline]
 fn store_atomically(dst: NonNull<u8>, src: &[u8]) {
-    for (k, chunk) in src.chunks(8).enumerate() {
-        let mut word = [0u8; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
+    let store = |k: usize, word: [u8; 8]| {
         // SAFETY: `dst` is valid for `src.len()` rounded up to 8 bytes (the callers get it from
         // `slot_bytes`, which checked the slot's bounds, and stay within the slot), so the word
         // at offset `8k` (`8k < src.len()`) is in bounds.
@@ -183,6 +187,17 @@ fn store_atomically(dst: NonNull<u8>, src: &[u8]) {
         // be writing them).
         unsafe { AtomicU64::from_ptr(at.cast::<u64>()) }
             .store(u64::from_ne_bytes(word), Ordering::Relaxed);
+    };
+    let words = src.chunks_exact(8);
+    let tail = words.remainder();
+    let full = words.len();
+    for (k, chunk) in words.enumerate() {
+        store(k, <[u8; 8]>::try_from(chunk).unwrap_or_default());
+    }
+    if !tail.is_empty() {
+        let mut word = [0u8; 8];
+        word[..tail.len()].copy_from_slice(tail);
+        store(full, word);
     }
 }
 
@@ -191,15 +206,26 @@ fn store_atomically(dst: NonNull<u8>, src: &[u8]) {
 /// sequence word). The last word may reach past `dst.len()`; only its first bytes are kept.
 ///
 /// `src` must be 8-aligned and valid for `dst.len()` rounded up to 8 bytes, inside one slot.
+#[inline]
 fn load_atomically(dst: &mut [u8], src: NonNull<u8>) {
-    for (k, chunk) in dst.chunks_mut(8).enumerate() {
+    let load = |k: usize| {
         // SAFETY: as in `store_atomically`: `src` is valid for `dst.len()` rounded up to 8
         // bytes, so the word at offset `8k` (`8k < dst.len()`) is in bounds.
         let at = unsafe { src.as_ptr().add(8 * k) };
         // SAFETY: valid for 8 bytes, 8-aligned, only accessed as atomic 8-byte words while
         // shared.
-        let word = unsafe { AtomicU64::from_ptr(at.cast::<u64>()) }.load(Ordering::Relaxed);
-        chunk.copy_from_slice(&word.to_ne_bytes()[..chunk.len()]);
+        unsafe { AtomicU64::from_ptr(at.cast::<u64>()) }.load(Ordering::Relaxed).to_ne_bytes()
+    };
+    let mut words = dst.chunks_exact_mut(8);
+    let mut k = 0;
+    for chunk in &mut words {
+        chunk.copy_from_slice(&load(k));
+        k += 1;
+    }
+    let tail = words.into_remainder();
+    if !tail.is_empty() {
+        let len = tail.len();
+        tail.copy_from_slice(&load(k)[..len]);
     }
 }
 
@@ -227,6 +253,7 @@ impl WriterEnd {
     }
 
     /// Slots free for writing, honouring tethered readers.
+    #[inline]
     fn free(&mut self) -> u64 {
         let shared = &self.shared;
         let readers = shared.segment.max_readers();
@@ -256,6 +283,7 @@ impl WriterEnd {
 
     /// Positions never reach [`MAX_POSITION`] (a corrupt `write_pos` found at attach is refused;
     /// this guards the arithmetic of a writer that started just below it).
+    #[inline]
     fn check_position(&self) -> Result<(), SendError> {
         let write_pos = self.core.position();
         if write_pos >= MAX_POSITION - 1 {
@@ -265,6 +293,7 @@ impl WriterEnd {
     }
 
     /// Makes sure the next slot is free, without waiting.
+    #[inline]
     fn try_reserve(&mut self) -> Result<(), SendError> {
         self.check_position()?;
         if self.free() == 0 {
@@ -301,6 +330,7 @@ impl WriterEnd {
 
     /// Writes the next slot (free: the caller reserved it) with `write(slot)`, which must store
     /// into the slot's `slot_size` bytes with [`store_atomically`] only, and publishes it.
+    #[inline]
     fn publish(&mut self, write: impl FnOnce(NonNull<u8>)) {
         let index = self.core.slot_after(0);
         let shared = &self.shared;
@@ -330,6 +360,7 @@ enum Found {
 }
 
 impl Found {
+    #[inline]
     fn missed(self) -> u64 {
         match self {
             Found::InPlace { missed, .. } | Found::Copied { missed } => missed,
@@ -343,6 +374,8 @@ impl Found {
 struct ReaderEnd<B: ?Sized> {
     shared: Shared,
     index: u32,
+    /// Segment offset of this reader's `read_pos` (its entry, resolved once at attach).
+    read_pos_at: usize,
     policy: Policy,
     wait: WaitStrategy,
     /// Next position to read in place (tethered), from `in_place_from` on.
@@ -406,9 +439,11 @@ impl<B: ?Sized + zerocopy::IntoBytes + zerocopy::FromBytes + zerocopy::Immutable
             (Policy::Lossy, StartAt::Next) => Some(LossyCore::new(start, capacity)),
             (Policy::Lossy, StartAt::Oldest) => Some(LossyCore::new(oldest, capacity)),
         };
+        let read_pos_at = shared.segment.reader_entry(index) + layout::RD_READ_POS;
         Ok(Self {
             shared,
             index,
+            read_pos_at,
             policy: options.policy,
             wait: options.wait,
             pos: start,
@@ -425,6 +460,7 @@ impl<B: ?Sized + zerocopy::IntoBytes + zerocopy::FromBytes + zerocopy::Immutable
 
     /// The next message, if one is ready. A lossy read copies with `copy(buffer, slot)`, which
     /// must load from the slot with [`load_atomically`] only.
+    #[inline]
     fn poll(
         &mut self,
         copy: &mut impl FnMut(&mut [u8], NonNull<u8>),
@@ -478,11 +514,12 @@ impl<B: ?Sized + zerocopy::IntoBytes + zerocopy::FromBytes + zerocopy::Immutable
     }
 
     /// Releases the message read in place (tethered).
+    #[inline]
     fn release(&mut self) {
         self.pos += 1;
         // SYNC POINT B (Release): pairs with the writer's Acquire load of this cursor in its
         // rescan: the slot may be overwritten once the writer sees it.
-        self.shared.cursor(self.index).read_pos.store(self.pos, Ordering::Release);
+        self.shared.segment.atomic_u64(self.read_pos_at).store(self.pos, Ordering::Release);
         self.shared.writer_parking().wake();
     }
 
@@ -500,6 +537,7 @@ impl<B: ?Sized + zerocopy::IntoBytes + zerocopy::FromBytes + zerocopy::Immutable
     }
 
     /// The next message if one is ready (`Empty` or `Disconnected` otherwise).
+    #[inline]
     fn try_next(
         &mut self,
         mut copy: impl FnMut(&mut [u8], NonNull<u8>),
@@ -547,6 +585,7 @@ impl<B: ?Sized + zerocopy::IntoBytes + zerocopy::FromBytes + zerocopy::Immutable
 
     /// The message bytes of a found message: the slot in place, or the copy buffer; `len`
     /// bytes (at most the slot size, asserted) from the slot's start.
+    #[inline]
     fn bytes(&self, found: Found, len: usize) -> &[u8] {
         match found {
             Found::InPlace { index, .. } => {

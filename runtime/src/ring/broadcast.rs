@@ -67,6 +67,7 @@ impl WriterCore {
 
     /// Units free for writing, rescanning the tethered cursors (`cursors()` yields every reader
     /// entry) only when the cached minimum shows fewer than `wanted`.
+    #[inline]
     pub(crate) fn free<'a, I: Iterator<Item = Cursor<'a>>>(
         &mut self,
         cursors: impl FnOnce() -> I,
@@ -107,11 +108,13 @@ impl WriterCore {
     }
 
     /// The slot index of position `pos + k`.
+    #[inline]
     pub(crate) fn slot_after(&self, k: u64) -> u64 {
         wrap(self.pos + k, self.capacity)
     }
 
     /// Marks the unit at position `pos + k` as being written (before writing it).
+    #[inline]
     pub(crate) fn begin(&self, seq: &AtomicU64, k: u64) {
         seq.store(seq_busy(self.pos + k), Ordering::Relaxed);
         // SYNC POINT L (Release fence): orders the busy mark before the unit's bytes, so a lossy
@@ -121,6 +124,7 @@ impl WriterCore {
     }
 
     /// Marks the unit at position `pos + k` as written.
+    #[inline]
     pub(crate) fn end(&self, seq: &AtomicU64, k: u64) {
         // SYNC POINT L (Release): pairs with the lossy reader's Acquire load of the sequence
         // word: a reader that sees `seq_done` sees the unit's bytes.
@@ -128,6 +132,7 @@ impl WriterCore {
     }
 
     /// Publishes the next `n` units.
+    #[inline]
     pub(crate) fn advance(&mut self, write_pos: &AtomicU64, n: u64) {
         self.pos += n;
         // SYNC POINT A (Release): pairs with the readers' Acquire loads of `write_pos`.
@@ -135,6 +140,7 @@ impl WriterCore {
     }
 
     /// The next position to write.
+    #[inline]
     pub(crate) fn position(&self) -> u64 {
         self.pos
     }
@@ -195,6 +201,7 @@ impl LossyCore {
     /// Copies the next unit out with `copy(slot_index)` and validates the copy with the unit's
     /// sequence word (`seq(slot_index)`); skips forward when lapped. Never trusts the copy
     /// unless the sequence word was `seq_done(position)` both before and after it.
+    #[inline]
     pub(crate) fn read<'a>(
         &mut self,
         write_pos: &AtomicU64,
@@ -255,6 +262,7 @@ impl LossyCore {
     }
 
     /// The next position to read.
+    #[inline]
     pub(crate) fn position(&self) -> u64 {
         self.pos
     }

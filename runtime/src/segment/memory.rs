@@ -33,6 +33,7 @@ impl Memory {
     /// # Panics
     ///
     /// If `offset..offset + size` is outside the memory or `offset` is not a multiple of `size`.
+    #[inline] // so that `size` is a constant and `offset % size` a mask, not a division
     pub(super) fn ptr_at(&self, offset: usize, size: usize) -> *mut u8 {
         assert!(
             offset.checked_add(size).is_some_and(|end| end <= self.len),
@@ -61,6 +62,7 @@ impl Memory {
         unsafe { AtomicU8::from_ptr(ptr) }
     }
 
+    #[inline]
     pub(super) fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
         let ptr = self.ptr_at(offset, 4).cast::<u32>();
         // SAFETY:
@@ -72,6 +74,7 @@ impl Memory {
         unsafe { AtomicU32::from_ptr(ptr) }
     }
 
+    #[inline]
     pub(super) fn atomic_u64(&self, offset: usize) -> &AtomicU64 {
         let ptr = self.ptr_at(offset, 8).cast::<u64>();
         // SAFETY:

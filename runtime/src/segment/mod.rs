@@ -218,6 +218,7 @@ impl Segment {
     }
 
     /// Bytes per slot (a multiple of 64 for typed channels, 0 for streams; validated).
+    #[inline]
     pub fn slot_size(&self) -> u32 {
         self.geometry.slot_size
     }
@@ -234,6 +235,7 @@ impl Segment {
     /// # Panics
     ///
     /// If `offset` is not 4-byte aligned or `offset + 4` exceeds the segment.
+    #[inline]
     pub(crate) fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
         self.mem.atomic_u32(offset)
     }
@@ -243,6 +245,7 @@ impl Segment {
     /// # Panics
     ///
     /// If `offset` is not 8-byte aligned or `offset + 8` exceeds the segment.
+    #[inline]
     pub(crate) fn atomic_u64(&self, offset: usize) -> &AtomicU64 {
         self.mem.atomic_u64(offset)
     }

@@ -14,6 +14,7 @@ use super::{unix_ns, Backing, Segment};
 
 impl Segment {
     /// Reader entries of a broadcast ring (0 for the SPSC kinds).
+    #[inline]
     pub fn max_readers(&self) -> u32 {
         self.geometry.max_readers
     }
@@ -23,6 +24,7 @@ impl Segment {
     /// # Panics
     ///
     /// If `index >= max_readers`.
+    #[inline]
     pub(crate) fn reader_entry(&self, index: u32) -> usize {
         assert!(index < self.geometry.max_readers, "reader entry {index} out of range");
         // Validated at create/open: the table lies inside the data area, so this fits.
