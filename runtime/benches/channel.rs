@@ -3,7 +3,9 @@
 //!
 //! Run with `cargo bench -p flatipc --bench channel`. The binary re-executes itself as the peer
 //! process (environment variable `FLATIPC_BENCH_ROLE`), like `tests/channel.rs` does; the parent
-//! is pinned to CPU 0 and the peer to CPU 1. It prints one markdown table on stdout.
+//! is pinned to CPU 0 and the peer to CPU 1. It prints one markdown table on stdout. The C rows
+//! compile `benches/c/bench_peer.c` against `runtime/include/flatipc.h` with `$CC` (default `cc`)
+//! and run it as the peer, or as both ends.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -272,6 +274,22 @@ impl Peer {
         let out = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut peer = Self { child, out };
         assert_eq!(peer.line(), "READY", "peer {role} did not start");
+        peer
+    }
+
+    /// Runs the C peer `exe` with `args`, pinned to `cpu` if given.
+    fn spawn_c(exe: &Path, args: &[&str], cpu: Option<usize>) -> Self {
+        let mut child = Command::new(exe)
+            .args(args)
+            .env("FLATIPC_BENCH_CPU", cpu.map(|c| c.to_string()).unwrap_or_default())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn the C peer");
+        let out = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut peer = Self { child, out };
+        assert_eq!(peer.line(), "READY", "C peer {args:?} did not start");
         peer
     }
 
@@ -745,18 +763,29 @@ fn futex_rt(gap: Option<Duration>, pinned: bool) -> Lat {
 }
 
 /// flatipc round trip over two channels; `mode` is "recv" or "try" (see the "echo" role).
+/// The peer is this binary's "echo" role, or with `c_echo` the C peer's (busy-spin `recv`).
 fn flatipc_rt(
     tag: &str,
     mode: &str,
     options: ChannelOptions,
     pinned: bool,
     slow: Option<Option<Duration>>,
+    c_echo: Option<&Path>,
 ) -> Lat {
     let names = Segments::new(tag, 2);
     let mut w = Writer::<Msg>::create(&names.0[0], &options).expect("create request channel");
     let mut r = Reader::<Msg>::create(&names.0[1], &options).expect("create response channel");
-    let arg = format!("{},{},{mode},{}", names.0[0], names.0[1], strategy_arg(options.wait));
-    let peer = Peer::spawn("echo", &arg, pinned);
+    let peer = match c_echo {
+        Some(exe) => {
+            let args = ["echo", &names.0[0], &names.0[1], &fingerprint()];
+            Peer::spawn_c(exe, &args, pinned.then_some(1))
+        }
+        None => {
+            let arg =
+                format!("{},{},{mode},{}", names.0[0], names.0[1], strategy_arg(options.wait));
+            Peer::spawn("echo", &arg, pinned)
+        }
+    };
     let recv = |r: &mut Reader<Msg>| -> u64 {
         if mode == "try" {
             loop {
@@ -784,6 +813,81 @@ fn flatipc_rt(
     assert_eq!(recv(&mut r), STOP);
     peer.finish();
     Lat::from(&h)
+}
+
+/// `Msg`'s layout fingerprint, as the C peer takes it.
+fn fingerprint() -> String {
+    format!("{:x}", Msg::FINGERPRINT)
+}
+
+/// The C peer, compiled for this run (removed when dropped).
+struct CPeerExe(PathBuf);
+
+impl CPeerExe {
+    fn build() -> Self {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let exe = std::env::temp_dir().join(format!("flatipc-bench-peer-{}", std::process::id()));
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+        let output = Command::new(&cc)
+            .args(["-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I"])
+            .arg(manifest.join("include"))
+            .arg(manifest.join("benches/c/bench_peer.c"))
+            .arg("-o")
+            .arg(&exe)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("the C rows need a C compiler: cannot run `{cc}` ({e}); set CC")
+            });
+        assert!(
+            output.status.success(),
+            "compiling benches/c/bench_peer.c failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Self(exe)
+    }
+}
+
+impl Drop for CPeerExe {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Round trips between two C processes (the C peer's "driver" and "echo" roles): the driver
+/// times them exactly as [`latency`] does and prints each one.
+fn c_rt(exe: &Path, pinned: bool) -> Lat {
+    let names = Segments::new("crt", 2);
+    let (warm, iters) = (WARMUP.to_string(), SPIN_ITERS.to_string());
+    let args = ["driver", &names.0[0], &names.0[1], &fingerprint(), &warm, &iters];
+    let mut driver = Peer::spawn_c(exe, &args, pinned.then_some(0));
+    let echo = Peer::spawn_c(
+        exe,
+        &["echo", &names.0[0], &names.0[1], &fingerprint()],
+        pinned.then_some(1),
+    );
+    let mut h = histogram();
+    for _ in 0..SPIN_ITERS {
+        let ns: u64 = driver.line().parse().expect("a latency from the C driver");
+        h.record(ns.max(1)).expect("record");
+    }
+    echo.finish();
+    driver.finish();
+    Lat::from(&h)
+}
+
+/// Throughput between two C processes (send + recv, busy-spin), measured by the C reader from
+/// its first message on, as [`flatipc_tput`] measures.
+fn c_tput(exe: &Path, count: u64, pinned: bool) -> f64 {
+    let names = Segments::new("ctput", 1);
+    let count_arg = count.to_string();
+    let args = ["reader", &names.0[0], &fingerprint(), &count_arg];
+    let mut reader = Peer::spawn_c(exe, &args, pinned.then_some(0));
+    let args = ["writer", &names.0[0], &fingerprint(), &count_arg];
+    let writer = Peer::spawn_c(exe, &args, pinned.then_some(1));
+    let rate: f64 = reader.line().parse().expect("a rate from the C reader");
+    writer.finish();
+    reader.finish();
+    rate
 }
 
 /// flatipc round trip over two framed streams (busy-spin), 64-byte messages.
@@ -1099,15 +1203,26 @@ fn main() {
     // RT_ROUNDS times), and each row reports the round whose ratio to that round's floor is the
     // median: load from other tenants of this shared machine drifts over seconds, and a floor
     // measured next to each row cancels most of it.
-    let mut rounds: Vec<[Lat; 5]> = Vec::new();
+    step("compiling the C peer (benches/c/bench_peer.c)");
+    let c_peer = CPeerExe::build();
+    let mut rounds: Vec<[Lat; 7]> = Vec::new();
     for round in 1..=RT_ROUNDS {
         step(&format!("busy-spin round trips, round {round}/{RT_ROUNDS}"));
         let fl = floor(pinned);
-        let sp = flatipc_rt("spin", "recv", rt_options(WaitStrategy::Spin), pinned, None);
-        let tr = flatipc_rt("try", "try", rt_options(WaitStrategy::Spin), pinned, None);
+        let sp = flatipc_rt("spin", "recv", rt_options(WaitStrategy::Spin), pinned, None, None);
+        let tr = flatipc_rt("try", "try", rt_options(WaitStrategy::Spin), pinned, None, None);
         let st = stream_flatipc_rt(pinned);
         let bc = broadcast_rt(pinned);
-        rounds.push([fl, sp, tr, st, bc]);
+        let cc = c_rt(&c_peer.0, pinned);
+        let rc = flatipc_rt(
+            "rustc",
+            "recv",
+            rt_options(WaitStrategy::Spin),
+            pinned,
+            None,
+            Some(&c_peer.0),
+        );
+        rounds.push([fl, sp, tr, st, bc, cc, rc]);
     }
     let median_round = |k: usize| {
         let mut order: Vec<usize> = (0..rounds.len()).collect();
@@ -1159,6 +1274,32 @@ fn main() {
         bc_floor,
         1.5,
     ));
+    // The C rows compare with row 2 (Rust ↔ Rust) of the same round.
+    let pick_vs_rust = |k: usize| {
+        let mut order: Vec<usize> = (0..rounds.len()).collect();
+        order.sort_by(|&a, &b| {
+            let ratio = |r: usize| rounds[r][k].p50 as f64 / rounds[r][1].p50 as f64;
+            ratio(a).total_cmp(&ratio(b))
+        });
+        let r = order[order.len() / 2];
+        (rounds[r][k], rounds[r][1].p50)
+    };
+    let (cc, cc_rust) = pick_vs_rust(5);
+    rows.push(lat_row(
+        "2e. C ↔ C RT (flatipc.h), Spin, loan/commit + recv",
+        &cc,
+        "row 2 (Rust ↔ Rust)",
+        cc_rust,
+        1.1,
+    ));
+    let (rc, rc_rust) = pick_vs_rust(6);
+    rows.push(lat_row(
+        "2f. Rust ↔ C RT (C echo), Spin, loan/commit + recv",
+        &rc,
+        "row 2 (Rust ↔ Rust)",
+        rc_rust,
+        1.1,
+    ));
 
     step("unix socket");
     let us = stream_rt(true, pinned);
@@ -1180,7 +1321,7 @@ fn main() {
     // over several rounds and each reports its median.
     step("throughput rounds (rtrb, batch, loan, send Spin, send Park, broadcast)");
     let park_spin = WaitStrategy::SpinThenPark { spins: 1_000_000 };
-    let mut samples: [Vec<f64>; 9] = Default::default();
+    let mut samples: [Vec<f64>; 10] = Default::default();
     for _ in 0..TPUT_ROUNDS {
         samples[0].push(rtrb_tput(TPUT_MSGS, pinned));
         samples[1].push(flatipc_tput("tbatch", "batch", WaitStrategy::Spin, TPUT_MSGS, pinned));
@@ -1191,12 +1332,20 @@ fn main() {
         samples[6].push(broadcast_fanout(1, FANOUT_MSGS, pinned));
         samples[7].push(broadcast_fanout(4, FANOUT_MSGS, pinned));
         samples[8].push(broadcast_stream_tput(TPUT_MSGS, pinned));
+        samples[9].push(c_tput(&c_peer.0, TPUT_MSGS, pinned));
     }
-    let [rt, tb, tl, ts, tp, bt, f1, f4, bs] = samples.map(median);
+    let [rt, tb, tl, ts, tp, bt, f1, f4, bs, ct] = samples.map(median);
     rows.push(tput_row("4. rtrb push/pop, 2 threads (baseline)", rt, "itself", rt, 1.0));
     rows.push(tput_row("4a. flatipc tput, try_send_batch(256) + drain", tb, "rtrb", rt, 1.0));
     rows.push(tput_row("4b. flatipc tput, loan/commit + try_recv", tl, "rtrb", rt, 1.0));
     rows.push(tput_row("4c. flatipc tput, send + recv, Spin", ts, "rtrb", rt, 1.0));
+    rows.push(tput_row(
+        "4d. C → C tput (flatipc.h), send + recv, Spin",
+        ct,
+        "4c (Rust → Rust)",
+        ts,
+        0.9,
+    ));
     rows.push(tput_row(
         "7a. broadcast tput, 1 tethered reader, send + recv, Spin",
         bt,
@@ -1237,7 +1386,7 @@ fn main() {
         1.0,
     ));
     step("flatipc park round trip");
-    let pk = flatipc_rt("park", "recv", park, pinned, Some(None));
+    let pk = flatipc_rt("park", "recv", park, pinned, Some(None), None);
     rows.push(lat_row(
         "5a. flatipc RT, SpinThenPark{spins:0}, back to back",
         &pk,
@@ -1256,7 +1405,7 @@ fn main() {
         1.0,
     ));
     step("flatipc park round trip, idle gap");
-    let pkg = flatipc_rt("parkgap", "recv", park, pinned, Some(Some(gap)));
+    let pkg = flatipc_rt("parkgap", "recv", park, pinned, Some(Some(gap)), None);
     rows.push(lat_row(
         "5a'. flatipc RT, SpinThenPark{spins:0}, 200 µs idle before each",
         &pkg,
