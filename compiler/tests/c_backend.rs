@@ -4,7 +4,10 @@
 mod common;
 
 use common::builder::SchemaBuilder;
-use common::c_probe::{check_c_layout, try_check_c_layout, try_check_headers};
+use common::c_probe::{
+    check_c_layout, compile, run, try_check_c_layout, try_check_headers, write, CXX_COMPILER,
+    C_COMPILER,
+};
 use common::fresh_dir;
 use flatipc_gen::backend::c;
 use flatipc_gen::ir::{ConstType, ConstValue, DeclId, DeclKind, LibraryId, Prim, Schema};
@@ -118,6 +121,8 @@ fn market() -> Market {
     let vec_price = b.vector(data, "Vector2Price", b.named(price), 2);
     let vec_rows = b.vector(data, "Vector2Row", b.named(row), 2);
     let vec_bool = b.vector(data, "Vector3Bool", prim(Bool), 3);
+    let bool_pair = SchemaBuilder::array(prim(Bool), 2);
+    let vec_pairs = b.vector(data, "Vector2Array2Bool", bool_pair.clone(), 2);
 
     let level = b.structure(
         data,
@@ -168,6 +173,8 @@ fn market() -> Market {
             ("votes", b.named(vec_bool)),
             ("direction", b.named(side_alias)),
             ("prims", b.named(all_prims)),
+            ("checks", SchemaBuilder::array(bool_pair, 2)),
+            ("pairs", b.named(vec_pairs)),
         ],
         Some(0x1234_abcd),
     );
@@ -212,8 +219,43 @@ fn file_names_banner_guard_and_includes() {
         header.contains("#ifndef FLATIPC_GEN_MARKET_DATA_H\n#define FLATIPC_GEN_MARKET_DATA_H\n")
     );
     assert!(header.contains("#include \"market_base.h\"\n"));
-    assert!(header.ends_with("#endif /* FLATIPC_GEN_MARKET_DATA_H */\n"));
+    // A library with messages: its runtime helpers follow the include guard, under their own.
+    let (types, helpers) =
+        header.split_once("#endif /* FLATIPC_GEN_MARKET_DATA_H */\n").expect("include guard");
+    assert!(!types.contains("flatipc_channel") && !types.contains("FLATIPC_H"));
+    assert!(helpers.contains(
+        "#if defined(FLATIPC_H) && !defined(FLATIPC_GEN_MARKET_DATA_RUNTIME_H)\n\
+         #define FLATIPC_GEN_MARKET_DATA_RUNTIME_H\n\
+         #include \"market_base.h\" /* its runtime helpers, too */\n"
+    ));
+    assert!(helpers.ends_with("#endif /* FLATIPC_GEN_MARKET_DATA_RUNTIME_H */\n"));
+    // A library without messages has none.
+    let base = c::generate(&m.schema, m.base);
+    assert!(base.ends_with("#endif /* FLATIPC_GEN_MARKET_BASE_H */\n"));
+    assert!(!base.contains("FLATIPC_H"));
     assert_eq!(header, c::generate(&m.schema, m.data), "output must be deterministic");
+}
+
+/// `line` without its string literals and comments.
+fn code_only(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(i) = rest.find(['"', '/']) {
+        out.push_str(&rest[..i]);
+        let (open, close) = match &rest[i..] {
+            r if r.starts_with('"') => ("\"", "\""),
+            r if r.starts_with("/*") => ("/*", "*/"),
+            _ => {
+                out.push('/');
+                rest = &rest[i + 1..];
+                continue;
+            }
+        };
+        let after = &rest[i + open.len()..];
+        rest = after.find(close).map_or("", |j| &after[j + close.len()..]);
+    }
+    out.push_str(rest);
+    out
 }
 
 #[test]
@@ -237,7 +279,13 @@ fn hostile_doc_text_cannot_leave_its_comment() {
 fn no_c_enum_and_no_overflowing_literals() {
     let m = market();
     let header = c::generate(&m.schema, m.data);
-    assert!(!header.contains("enum "), "C enums have implementation-defined size");
+    let code = header
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('*'))
+        .map(code_only)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!code.contains("enum "), "C enums have implementation-defined size");
     assert!(!header.contains("<< 63"));
     assert!(header.contains("#define market_data_I64_MIN (-INT64_C(9223372036854775807) - 1)\n"));
     assert!(header.contains(
@@ -320,6 +368,13 @@ fn name_clashes_are_reported() {
     let side = b.enumeration(ab, "Side", Prim::Uint8, &[("BUY", 1)]);
     let side_buy = b.constant(ab, "Side_BUY", ConstType::Prim(Prim::Uint8), int(1));
     let clash_ab = b.structure(ab, "c_D", vec![("x", prim(Prim::Uint8))], None);
+    // The runtime helpers: a message's companions, and the library's own names (counted as
+    // its first message's).
+    let quote = b.structure(ab, "Quote", vec![("x", prim(Prim::Uint8))], Some(7));
+    let quote_send = b.constant(ab, "Quote_send", ConstType::Prim(Prim::Uint8), int(1));
+    let dispatch = b.structure(ab, "dispatch", vec![("x", prim(Prim::Uint8))], None);
+    let symbol = b.string(ab, 4);
+    let symbol_validate = b.constant(ab, "String4_validate", ConstType::Prim(Prim::Uint8), int(1));
     let schema = b.build();
     let clashes = c::name_clashes(&schema, ab);
     let found: Vec<(&str, DeclId, DeclId)> =
@@ -330,7 +385,111 @@ fn name_clashes_are_reported() {
             ("a_b_Side_BUY", side, side_buy),
             ("a_b_c_D", clash_a, clash_ab),
             ("a_b_c_D_FINGERPRINT", clash_a, clash_ab),
+            ("a_b_c_D_validate", clash_a, clash_ab),
+            ("a_b_Quote_send", quote, quote_send),
+            ("a_b_dispatch", quote, dispatch),
+            ("a_b_String4_validate", symbol, symbol_validate),
         ]
     );
     assert!(c::name_clashes(&market().schema, market().data).is_empty());
+}
+
+/// The validation codes of the generated headers (`FLATIPC_GEN_INVALID_*`).
+mod invalid {
+    pub const BOOL: i32 = -101;
+    pub const ENUM: i32 = -102;
+    pub const BITS: i32 = -103;
+    pub const LENGTH: i32 = -104;
+    pub const UTF8: i32 = -105;
+    pub const PADDING: i32 = -106;
+}
+
+/// `lib_Type_validate` applies Rust's `FlatType::validate` rules, in Rust's order: each case
+/// edits a valid `market_data_Quote q` with C statements, then prints what the expression (by
+/// default `market_data_Quote_validate(&q)`) returns, compiled as C11 and as C++17.
+#[test]
+fn validate_applies_the_rust_rules_in_rust_order() {
+    use invalid::*;
+    let q = "market_data_Quote_validate(&q)";
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, &str, i32)] = &[
+        ("valid", "", q, 0),
+        ("zeroed: levels[0].side is no Side", "memset(&q, 0, sizeof q);", q, ENUM),
+        ("symbol at its bound", r#"q.symbol.len = 8; memcpy(q.symbol.data, "ABCDEFGH", 8);"#, q, 0),
+        ("symbol above its bound", "q.symbol.len = 9;", q, LENGTH),
+        ("two-byte UTF-8", r#"q.symbol.len = 2; memcpy(q.symbol.data, "\xc3\xa9", 2);"#, q, 0),
+        ("four-byte UTF-8", r#"q.symbol.len = 4; memcpy(q.symbol.data, "\xf0\x9f\x98\x80", 4);"#, q, 0),
+        ("NUL is UTF-8", "q.symbol.len = 3;", q, 0),
+        ("lone continuation byte", r#"q.symbol.len = 1; q.symbol.data[0] = '\x80';"#, q, UTF8),
+        ("overlong two-byte NUL", r#"q.symbol.len = 2; memcpy(q.symbol.data, "\xc0\x80", 2);"#, q, UTF8),
+        ("overlong three-byte", r#"q.symbol.len = 3; memcpy(q.symbol.data, "\xe0\x80\x80", 3);"#, q, UTF8),
+        ("surrogate", r#"q.symbol.len = 3; memcpy(q.symbol.data, "\xed\xa0\x80", 3);"#, q, UTF8),
+        ("above U+10FFFF", r#"q.symbol.len = 4; memcpy(q.symbol.data, "\xf4\x90\x80\x80", 4);"#, q, UTF8),
+        ("U+10FFFF", r#"q.symbol.len = 4; memcpy(q.symbol.data, "\xf4\x8f\xbf\xbf", 4);"#, q, 0),
+        ("F5 lead byte", r#"q.symbol.len = 1; q.symbol.data[0] = '\xf5';"#, q, UTF8),
+        ("truncated sequence", r#"q.symbol.len = 2; memcpy(q.symbol.data, "\xe2\x82", 2);"#, q, UTF8),
+        ("bytes after len are not checked", r#"q.symbol.len = 1; q.symbol.data[1] = '\xff';"#, q, 0),
+        ("string padding", "q.venue._pad0[2] = 1;", q, PADDING),
+        ("enum in an array of structs", "q.levels[1].side = 3;", q, ENUM),
+        ("bool in an array of structs", "q.levels[0].flag = 2;", q, BOOL),
+        ("padding in an array of structs", "q.levels[1]._pad0[1] = 1;", q, PADDING),
+        ("padding through an alias", "q.levels[0].price._pad0[6] = 9;", q, PADDING),
+        ("known bits", "q.flags = market_data_Flags_A | market_data_Flags_HIGH;", q, 0),
+        ("unknown bit", "q.flags = 0x04;", q, BITS),
+        ("64-bit enum", "q.wide = 5;", q, ENUM),
+        ("bool through an alias", "q.flag = 7;", q, BOOL),
+        ("array of bools", "q.bools[2] = 2;", q, BOOL),
+        ("struct padding", "q._pad0[6] = 1;", q, PADDING),
+        ("vector above its bound", "q.sizes.len = 4;", q, LENGTH),
+        ("vector padding after the items", "q.sizes._pad0[1] = 1;", q, PADDING),
+        ("vector of structs above its bound", "q.prices.len = 3;", q, LENGTH),
+        ("vector item", "q.prices.len = 1; q.prices.items[0]._pad0[0] = 1;", q, PADDING),
+        ("items after len are not checked", "q.prices.len = 1; q.prices.items[1]._pad0[0] = 1;", q, 0),
+        ("vector padding before the items", "q.prices._pad0[3] = 1;", q, PADDING),
+        ("vector of arrays", "q.cells.len = 3;", q, LENGTH),
+        ("vector of bools", "q.votes.len = 2; q.votes.items[1] = 2;", q, BOOL),
+        ("bools after len are not checked", "q.votes.len = 2; q.votes.items[2] = 2;", q, 0),
+        ("enum through an alias", "q.direction = 0;", q, ENUM),
+        ("nested struct bool", "q.prims.b = 2;", q, BOOL),
+        ("nested struct padding", "q.prims._pad1[3] = 1;", q, PADDING),
+        ("array of arrays of bools", "q.checks[1][0] = 2;", q, BOOL),
+        ("vector of arrays of bools", "q.pairs.len = 1; q.pairs.items[0][1] = 3;", q, BOOL),
+        ("arrays after len are not checked", "q.pairs.len = 1; q.pairs.items[1][0] = 3;", q, 0),
+        ("integers and floats are anything", "q.grid[2][1] = -1; q.matrix[1][2] = 255; q.prims.f64 = NAN;", q, 0),
+        ("first violation: members in order", "q.symbol.len = 9; q.levels[0].side = 0;", q, LENGTH),
+        ("first violation: items before padding", "q.votes.len = 1; q.votes.items[0] = 2; q.votes._pad0[0] = 1;", q, BOOL),
+        ("an alias has the target's rules", "q.levels[0].price._pad0[0] = 1;", "market_data_Px_validate(&q.levels[0].price)", PADDING),
+        ("a nested struct alone", "", "market_base_Price_validate(&q.levels[0].price)", 0),
+        ("a string alone", "q.venue.len = 6;", "market_data_String5_validate(&q.venue)", LENGTH),
+    ];
+    let m = market();
+    let dir = fresh_dir("c_backend/validate");
+    for lib in [m.base, m.data] {
+        write(&dir.join(c::file_name(&m.schema, lib)), &c::generate(&m.schema, lib)).unwrap();
+    }
+    let mut body = String::new();
+    let mut expected = String::new();
+    for (name, edit, expr, code) in cases {
+        body.push_str(&format!(
+            "    {{\n        market_data_Quote q;\n        valid(&q);\n        {edit}\n        \
+             printf(\"%s %d\\n\", \"{name}\", (int)({expr}));\n    }}\n"
+        ));
+        expected.push_str(&format!("{name} {code}\n"));
+    }
+    let source = format!(
+        "#include <math.h>\n#include <stdio.h>\n#include <string.h>\n#include \"market_data.h\"\n\
+         static void valid(market_data_Quote *q) {{\n    memset(q, 0, sizeof *q);\n    \
+         q->levels[0].side = market_base_Side_BUY;\n    q->levels[1].side = market_base_Side_SELL;\n    \
+         q->wide = market_data_Wide_NEG;\n    q->direction = market_base_Side_BUY;\n}}\n\
+         int main(void) {{\n{body}    return 0;\n}}\n"
+    );
+    for (compiler, file, exe) in
+        [(C_COMPILER, "cases.c", "cases_c"), (CXX_COMPILER, "cases.cpp", "cases_cpp")]
+    {
+        write(&dir.join(file), &source).unwrap();
+        compile(compiler, &dir, &dir.join(file), Some(&dir.join(exe)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let printed = run(std::process::Command::new(dir.join(exe)), exe).unwrap();
+        assert_eq!(printed, expected, "{}", compiler.0);
+    }
 }

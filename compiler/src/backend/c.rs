@@ -1,9 +1,9 @@
 //! C backend: one self-contained C11 / C++17 header per library.
 //!
 //! Guarantees of a generated header:
-//! - It compiles warning-free as C11 (`-Wall -Wextra -pedantic`) and C++17 (`-Wall -Wextra`), and
-//!   includes only `<stdint.h>`, `<stddef.h>`, the headers of imported libraries and, only if a
-//!   constant is infinite or NaN, `<math.h>`.
+//! - It compiles warning-free as C11 (`-Wall -Wextra -pedantic`) and C++17 (`-Wall -Wextra`),
+//!   alone or after `flatipc.h`, and includes only `<stdint.h>`, `<stddef.h>`, the headers of
+//!   imported libraries and, only if a constant is infinite or NaN, `<math.h>`.
 //! - Every size, alignment and member offset of the IR is checked by a `FLATIPC_STATIC_ASSERT`,
 //!   so a compiler or ABI that lays a type out differently refuses the header instead of
 //!   miscompiling.
@@ -11,14 +11,27 @@
 //!   typed members (a byte read from shared memory can hold anything); `bool` is `uint8_t`.
 //! - Nothing with linkage: only types, macros and `static inline` functions, so one header serves
 //!   C and C++ without `extern "C"`.
+//! - `lib_T_validate` checks exactly the data rules of Rust's `FlatType::validate`, in the same
+//!   order (`c/validate.rs`).
+//! - The runtime helpers of a library with messages (typed wrappers over the C runtime
+//!   `runtime/include/flatipc.h`; `c/runtime.rs`) follow the include guard and are compiled only
+//!   where `flatipc.h` was included first (`#if defined(FLATIPC_H)`); they use only its public
+//!   names, and every one that hands out a message from a ring has validated it.
 //! - Output is a pure function of the IR: deterministic, and never computing layout itself.
 //!
 //! Names: a declaration `Name` of library `a.b` is `a_b_Name`; its companions are
-//! `a_b_Name_FINGERPRINT`, `a_b_Name_MESSAGE_ID`, `a_b_Name_MASK`, `a_b_Name_is_known` and, for
+//! `a_b_Name_FINGERPRINT`, `a_b_Name_MESSAGE_ID`, `a_b_Name_MASK`, `a_b_Name_is_known`,
+//! `a_b_Name_validate` (structs, bounded strings and vectors, and aliases of them) and, for
 //! enum and bits members, `a_b_Name_MEMBER`. Explicit padding members are `_pad0`, `_pad1`, ...
 //! counted per type in declaration order (the Rust backend uses the same names). Bounded strings
-//! are `{ len, data }`, bounded vectors `{ len, items }`. [`name_clashes`] reports schemas whose
-//! names would collide after this mangling.
+//! are `{ len, data }`, bounded vectors `{ len, items }`. The runtime helpers add, per message,
+//! the names listed in `c/runtime.rs` (`a_b_Quote_recv`, ...) and, per library, a few more
+//! (`a_b_dispatch`, ...); names shared by every header start with
+//! `FLATIPC_GEN_` / `flatipc_gen_`. [`name_clashes`] reports schemas whose names would collide
+//! after this mangling. `examples/c/README.md` documents the names for users.
+
+mod runtime;
+mod validate;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,12 +77,15 @@ pub fn generate(schema: &Schema, lib: LibraryId) -> String {
     }
     w.blank();
     w.text.push_str(COMMON_BLOCK);
+    w.blank();
+    w.text.push_str(validate::VALIDATE_BLOCK);
     for id in &library.decls {
         w.blank();
         emit_decl(&mut w, schema, *id);
     }
     w.blank();
     w.line(format!("#endif /* {guard} */"));
+    runtime::emit(&mut w, schema, lib);
     w.text
 }
 
@@ -117,15 +133,21 @@ pub fn name_clashes(schema: &Schema, lib: LibraryId) -> Vec<NameClash> {
 fn defined_names(schema: &Schema, id: DeclId) -> Vec<String> {
     let c = c_name(schema, id);
     let mut names = vec![c.clone()];
+    let decl = schema.decl(id);
     let mut companion = |suffix: &str| names.push(format!("{c}_{suffix}"));
-    match &schema.decl(id).kind {
+    match &decl.kind {
         DeclKind::Struct(s) => {
             companion("FINGERPRINT");
+            companion("validate");
             if s.message.is_some() {
                 companion("MESSAGE_ID");
+                runtime::MESSAGE_NAMES.iter().for_each(|suffix| companion(suffix));
             }
         }
-        DeclKind::String(_) | DeclKind::Vector(_) => companion("FINGERPRINT"),
+        DeclKind::String(_) | DeclKind::Vector(_) => {
+            companion("FINGERPRINT");
+            companion("validate");
+        }
         DeclKind::Enum(e) | DeclKind::Bits(e) => {
             e.members.iter().for_each(|m| companion(&m.name));
             companion("FINGERPRINT");
@@ -134,7 +156,17 @@ fn defined_names(schema: &Schema, id: DeclId) -> Vec<String> {
                 companion("MASK");
             }
         }
-        DeclKind::Alias(_) | DeclKind::Const(_) => {}
+        DeclKind::Alias(ty) => {
+            if validate::alias_target(schema, ty).is_some() {
+                companion("validate");
+            }
+        }
+        DeclKind::Const(_) => {}
+    }
+    // The library's own runtime names are counted as the first message's.
+    if schema.messages(decl.library).next().is_some_and(|(first, _, _)| first == id) {
+        let prefix = schema.library(decl.library).underscored();
+        names.extend(runtime::LIBRARY_NAMES.iter().map(|suffix| format!("{prefix}_{suffix}")));
     }
     names
 }
@@ -171,6 +203,9 @@ fn emit_decl(w: &mut Writer, schema: &Schema, id: DeclId) {
             w.doc(&decl.docs);
             w.line(format!("typedef {};{}", declarator(schema, ty, &c), bool_note(ty)));
             emit_layout_asserts(w, &c, ty.size, ty.align, &[]);
+            if let Some(target) = validate::alias_target(schema, ty) {
+                validate::emit_alias(w, schema, &c, target);
+            }
         }
         DeclKind::Const(k) => {
             w.doc(&decl.docs);
@@ -202,6 +237,7 @@ fn emit_struct(w: &mut Writer, schema: &Schema, decl: &Decl, c: &str, s: &Struct
         w.line(format!("#define {c}_MESSAGE_ID UINT32_C(0x{:08x})", message.id));
     }
     emit_layout_asserts(w, c, s.size, s.align, &offsets);
+    validate::emit_struct(w, schema, c, s);
 }
 
 fn emit_member_docs(w: &mut Writer, m: &Member) {
@@ -245,6 +281,7 @@ fn emit_bounded(w: &mut Writer, schema: &Schema, decl: &Decl, c: &str, b: &Bound
     w.line(format!("}} {c};"));
     w.line(format!("#define {c}_FINGERPRINT {}", fingerprint_literal(b.fingerprint)));
     emit_layout_asserts(w, c, b.size, b.align, &offsets);
+    validate::emit_bounded(w, schema, c, b, string);
 }
 
 fn emit_enum_like(w: &mut Writer, decl: &Decl, c: &str, e: &EnumLike, bits: bool) {
@@ -288,12 +325,18 @@ struct Padding {
 
 impl Padding {
     fn emit(&mut self, w: &mut Writer, offsets: &mut Vec<(String, u64)>, at: u64, len: u64) {
-        if len > 0 {
-            let name = format!("_pad{}", self.next);
-            self.next += 1;
+        if let Some(name) = self.next_name(len) {
             w.line(format!("uint8_t {name}[{len}];"));
             offsets.push((name, at));
         }
+    }
+
+    /// The name of the next padding member, if `len` bytes of padding need one.
+    fn next_name(&mut self, len: u64) -> Option<String> {
+        (len > 0).then(|| {
+            self.next += 1;
+            format!("_pad{}", self.next - 1)
+        })
     }
 }
 

@@ -12,11 +12,15 @@
 //! The headers' own static assertions check layout at compile time; the probe checks the
 //! things static assertions do not (macro values, fingerprints, literal spelling) and that the
 //! assertions themselves name the right members.
+//!
+//! Every header is also compiled after `flatipc.h` (`runtime/include`), which turns on its
+//! runtime helpers: alone as C11, and all together as C11 and as C++17 (`-pedantic` too), each
+//! time with the extra warnings users of `flatipc.h` enable ([`C_EXTRA_WARNINGS`]).
 
 use std::fmt::Write as _;
 use std::fs;
 use std::io::ErrorKind;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use flatipc_gen::backend::c;
@@ -27,6 +31,14 @@ pub const C_COMPILER: (&str, &[&str]) =
     ("gcc", &["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"]);
 /// The C++ compiler and flags every generated header must pass.
 pub const CXX_COMPILER: (&str, &[&str]) = ("g++", &["-std=c++17", "-Wall", "-Wextra", "-Werror"]);
+/// More warnings, which the runtime helpers must pass too (`flatipc.h` itself passes them).
+pub const C_EXTRA_WARNINGS: &[&str] =
+    &["-Wconversion", "-Wsign-conversion", "-Wshadow", "-Wcast-qual", "-Wundef"];
+
+/// `runtime/include`, where `flatipc.h` is.
+pub fn runtime_include() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtime/include")
+}
 
 /// Generates the headers of every library of `schema` into `dir` and checks them (see the module
 /// docs).
@@ -62,6 +74,24 @@ pub fn try_check_headers(
         let alone = dir.join(format!("alone_{}.c", name.trim_end_matches(".h")));
         write(&alone, &format!("#include \"{name}\"\n"))?;
         compile(C_COMPILER, dir, &alone, None)?;
+        // Each header alone after flatipc.h: its runtime helpers, with more warnings.
+        let with_runtime = dir.join(format!("runtime_{}.c", name.trim_end_matches(".h")));
+        write(&with_runtime, &format!("#include \"flatipc.h\"\n#include \"{name}\"\n"))?;
+        let flags = [C_COMPILER.1, C_EXTRA_WARNINGS].concat();
+        compile((C_COMPILER.0, &flags), dir, &with_runtime, None)?;
+    }
+    // Every header after flatipc.h, in reverse and then forward order, as C11 and C++17.
+    let mut all = String::from("#include \"flatipc.h\"\n");
+    for (name, _) in headers.iter().rev().chain(headers) {
+        writeln!(all, "#include \"{name}\"").unwrap();
+    }
+    let c_flags = [C_COMPILER.1, C_EXTRA_WARNINGS].concat();
+    let cxx_flags = [CXX_COMPILER.1, &["-pedantic"], C_EXTRA_WARNINGS].concat();
+    for (compiler, flags, file) in
+        [(C_COMPILER.0, c_flags, "runtime_all.c"), (CXX_COMPILER.0, cxx_flags, "runtime_all.cpp")]
+    {
+        write(&dir.join(file), &all)?;
+        compile((compiler, &flags), dir, &dir.join(file), None)?;
     }
     let probe = Probe::new(schema);
     let source = probe.source(headers);
@@ -76,19 +106,21 @@ pub fn try_check_headers(
     Ok(())
 }
 
-fn write(path: &Path, text: &str) -> Result<(), String> {
+/// Writes a file, or says which one could not be written.
+pub fn write(path: &Path, text: &str) -> Result<(), String> {
     fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// Compiles `source` (to `exe`, or only checks its syntax).
-fn compile(
+/// Compiles `source` (to `exe`, or only checks its syntax), with `dir` and `runtime/include` on
+/// the include path.
+pub fn compile(
     (compiler, flags): (&str, &[&str]),
     dir: &Path,
     source: &Path,
     exe: Option<&Path>,
 ) -> Result<(), String> {
     let mut cmd = Command::new(compiler);
-    cmd.args(flags).arg("-I").arg(dir).arg(source);
+    cmd.args(flags).arg("-I").arg(dir).arg("-I").arg(runtime_include()).arg(source);
     match exe {
         Some(exe) => cmd.arg("-o").arg(exe),
         None => cmd.arg("-fsyntax-only"),
@@ -97,7 +129,7 @@ fn compile(
 }
 
 /// Runs a command, returning its stdout, or a message saying what failed and how to fix it.
-fn run(mut cmd: Command, what: &str) -> Result<String, String> {
+pub fn run(mut cmd: Command, what: &str) -> Result<String, String> {
     let output = cmd.output().map_err(|e| {
         if e.kind() == ErrorKind::NotFound {
             format!(
