@@ -847,6 +847,35 @@ fn cross_process_readers_and_a_sigkilled_tethered_reader_that_restarts() {
     assert_eq!(seen.digest, expected_digest(n1..n));
 }
 
+/// Peer entry 1's `may_park`: how many attached readers may sleep (`docs/PROTOCOL.md` §5).
+fn readers_may_park(name: &str) -> u32 {
+    let bytes = std::fs::read(format!("/dev/shm/flatipc.{name}")).expect("read the segment");
+    let at = 2176 + 64 + 32;
+    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+}
+
+#[test]
+fn a_sigkilled_parking_readers_may_park_count_is_taken_back_by_the_next_reader_of_its_entry() {
+    let name = unique("maypark");
+    let _cleanup = Cleanup(name.clone());
+    let tx = BroadcastWriter::<Msg>::create(&name, &child_ring()).expect("create");
+    let mut child = Peer::spawn("reader", &name, &[]);
+    child.expect("READY");
+    assert_eq!(readers_may_park(&name), 1, "the child reader may park");
+    child.kill();
+    assert_eq!(readers_may_park(&name), 1, "a dead reader cannot take its count back itself");
+    // A spinning reader claims the dead reader's entry (the first free one) and takes its count.
+    let spin = ReaderOptions { wait: WaitStrategy::Spin, ..ReaderOptions::default() };
+    let rx = BroadcastReader::<Msg>::open(&name, &spin).expect("attach");
+    assert_eq!(readers_may_park(&name), 0, "the dead reader's count was taken back");
+    let parking = BroadcastReader::<Msg>::open(&name, &tethered(StartAt::Next)).expect("attach");
+    assert_eq!(readers_may_park(&name), 1);
+    drop(parking);
+    drop(rx);
+    assert_eq!(readers_may_park(&name), 0, "leaving readers take their counts back");
+    drop(tx);
+}
+
 #[test]
 fn cross_process_reader_joining_mid_stream_sees_a_contiguous_suffix() {
     let name = unique("join");

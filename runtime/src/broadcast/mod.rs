@@ -271,6 +271,9 @@ impl WriterEnd {
                 let freed = (state & !STATE_MASK) | STATE_FREE;
                 // The entry's parked bit is left alone: it may already belong to a new reader,
                 // and a dead reader's bit costs at most one wake (`wake` clears the mask).
+                // Its `may_park` count, if any, is taken back by the next reader to claim the
+                // entry (which holds the entry's lock; the writer does not, so it could race
+                // with that reader).
                 let _ = cursor.state.compare_exchange(
                     state,
                     freed,
@@ -351,6 +354,16 @@ impl Drop for WriterEnd {
     }
 }
 
+/// Takes back the `may_park` count of reader entry `index` if its reader holds one (called with
+/// the entry's lock held: by the reader leaving, or by a new reader claiming the entry of one
+/// that died attached).
+fn take_back_may_park(shared: &Shared, index: u32) {
+    let parks = shared.segment.atomic_u32(shared.segment.reader_entry(index) + layout::RD_PARKS);
+    if parks.swap(0, Ordering::Relaxed) == 1 {
+        shared.readers_parking(0).may_park.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// A message found by a reader: in place in slot `index` (tethered) or copied into the
 /// reader's buffer (lossy).
 #[derive(Debug, Clone, Copy)]
@@ -405,6 +418,8 @@ impl<B: ?Sized + zerocopy::IntoBytes + zerocopy::FromBytes + zerocopy::Immutable
     ) -> Result<Self, OpenError> {
         let index = segment.claim_reader()?;
         let shared = Shared::new(segment);
+        // The entry's previous reader, if it died attached, may still be counted as parking.
+        take_back_may_park(&shared, index);
         let cursor = shared.cursor(index);
         let state = cursor.state.load(Ordering::Relaxed);
         cursor.state.store(next_generation(state, STATE_CLAIMED), Ordering::Relaxed);
@@ -412,6 +427,8 @@ impl<B: ?Sized + zerocopy::IntoBytes + zerocopy::FromBytes + zerocopy::Immutable
         shared.readers_parking(bit).mask.fetch_and(!bit, Ordering::Relaxed);
         let counted_may_park = matches!(options.wait, WaitStrategy::SpinThenPark { .. });
         if counted_may_park {
+            let parks = shared.segment.reader_entry(index) + layout::RD_PARKS;
+            shared.segment.atomic_u32(parks).store(1, Ordering::Relaxed);
             shared.readers_parking(bit).may_park.fetch_add(1, Ordering::Relaxed);
         }
         let code = match options.policy {
@@ -424,7 +441,7 @@ impl<B: ?Sized + zerocopy::IntoBytes + zerocopy::FromBytes + zerocopy::Immutable
             // store in `Drop`; the entry is handed back before its lock is released.
             cursor.state.store(next_generation(state, STATE_FREE), Ordering::Release);
             if counted_may_park {
-                shared.readers_parking(bit).may_park.fetch_sub(1, Ordering::Relaxed);
+                take_back_may_park(&shared, index);
             }
             shared.segment.unlock_reader(index);
             return Err(
@@ -611,9 +628,8 @@ impl<B: ?Sized> Drop for ReaderEnd<B> {
         // (`ring::broadcast::WriterCore::rescan`), which stops honouring this cursor once it
         // sees the entry free.
         cursor.state.store((state & !STATE_MASK) | STATE_FREE, Ordering::Release);
-        let parking = self.shared.readers_parking(1u64 << self.index);
         if self.counted_may_park {
-            parking.may_park.fetch_sub(1, Ordering::Relaxed);
+            take_back_may_park(&self.shared, self.index);
         }
         self.shared.segment.unlock_reader(self.index);
         self.shared.writer_parking().wake();

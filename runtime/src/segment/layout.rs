@@ -97,6 +97,9 @@ pub(crate) const RD_POLICY: usize = 28;
 pub(crate) const RD_MISSED: usize = 32;
 /// Heap segments only: the entry's lock word (shared segments use the OFD lock instead).
 pub(crate) const RD_HEAP_LOCK: usize = 40;
+/// 1 while the entry's reader is counted in peer entry 1's `may_park` (whoever frees the entry
+/// of a reader that died swaps it to 0 and, if it was 1, takes the count back).
+pub(crate) const RD_PARKS: usize = 44;
 
 /// `data_offset`: the header size; the data area starts here.
 pub(crate) const DATA_OFFSET: usize = 4096;
