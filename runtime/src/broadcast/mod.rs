@@ -50,7 +50,7 @@ use crate::ring::core::{check, wrap, Corrupt, MAX_POSITION};
 pub use crate::ring::{RecvError, SendError};
 use crate::ring::{Shared, READER, WRITER};
 use crate::segment::{layout, Segment};
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{AtomicU32, AtomicU64, Ordering};
 use crate::wait::{wait_for, SharedParking, WaitStrategy};
 
 pub use stream::{
@@ -237,7 +237,20 @@ struct WriterEnd {
     core: WriterCore,
     wait: WaitStrategy,
     full_polls: u32,
+    /// Hot-path words resolved (and bounds-checked) once at attach, so that `publish` does no
+    /// segment lookups: slot 0, the sequence word of slot 0 (the others follow, 8 bytes
+    /// apart), `write_pos` and the readers' `may_park` count.
+    slot0: NonNull<u8>,
+    seq0: NonNull<AtomicU64>,
+    write_pos: NonNull<AtomicU64>,
+    readers_may_park: NonNull<AtomicU32>,
 }
+
+// SAFETY: the `NonNull`s point into the segment that `shared` (an `Arc`) keeps alive, and are
+// only used for atomics and for the slot bytes the ring protocol lets the writer store.
+unsafe impl Send for WriterEnd {}
+// SAFETY: as for `Send`; `&WriterEnd` gives access to nothing mutable.
+unsafe impl Sync for WriterEnd {}
 
 impl WriterEnd {
     fn attach(segment: Arc<Segment>, wait: WaitStrategy) -> Result<Self, OpenError> {
@@ -249,7 +262,22 @@ impl WriterEnd {
             return Err(shared.corrupt_at_attach(Corrupt::Positions { read_pos: 0, write_pos }));
         }
         let core = WriterCore::attach(shared.write_pos(), shared.capacity);
-        Ok(Self { shared, core, wait, full_polls: 0 })
+        // Bounds-checked here once: `seq` asserts the last slot's word is in range, so every
+        // `seq0 + index` with `index < capacity` is (the words are contiguous).
+        let _ = shared.seq(shared.capacity - 1);
+        // Likewise for the slots (`slot_bytes` asserts the last one lies in the data area).
+        let _ = shared.slot_bytes(shared.capacity - 1);
+        let slot0 = shared.slot_bytes(0);
+        // From the data pointer (which may reach the whole data area), not from the reference
+        // `seq(0)` returns, which may reach only its own 8 bytes. The words follow the
+        // `capacity × slot_size` slot bytes.
+        let slots = usize::try_from(shared.capacity).unwrap_or(usize::MAX) * shared.slot_size;
+        // SAFETY: `seq(capacity - 1)` above asserted that every sequence word lies in the data
+        // area, so `slot0 + slots` (the first word) is in bounds of the same mapping.
+        let seq0 = unsafe { slot0.add(slots) }.cast::<AtomicU64>();
+        let write_pos = NonNull::from(shared.write_pos());
+        let readers_may_park = NonNull::from(shared.readers_parking(0).may_park);
+        Ok(Self { shared, core, wait, full_polls: 0, slot0, seq0, write_pos, readers_may_park })
     }
 
     /// Slots free for writing, honouring tethered readers.
@@ -335,13 +363,33 @@ impl WriterEnd {
     /// into the slot's `slot_size` bytes with [`store_atomically`] only, and publishes it.
     #[inline]
     fn publish(&mut self, write: impl FnOnce(NonNull<u8>)) {
-        let index = self.core.slot_after(0);
-        let shared = &self.shared;
-        let seq = shared.seq(index);
+        // `slot_after` reduces modulo the (power-of-two) capacity: `index < capacity`.
+        let index = usize::try_from(self.core.slot_after(0)).unwrap_or(usize::MAX);
+        // SAFETY: `index < capacity`; the `capacity` sequence words are contiguous from `seq0`
+        // and were bounds-checked at attach, so the word is in bounds of the mapping.
+        let word = unsafe { self.seq0.add(index) };
+        // SAFETY: `word` is an aligned, in-bounds sequence word of the mapping that
+        // `self.shared` keeps alive for as long as `self` (and so this borrow) lives; it is only
+        // ever accessed atomically.
+        let seq = unsafe { word.as_ref() };
+        // SAFETY: slots are `slot_size` bytes apart from `slot0`, `capacity × slot_size` bytes
+        // in the data area (validated at open), so slot `index` is in bounds and 64-aligned.
+        let slot = unsafe { self.slot0.add(index * self.shared.slot_size) };
         self.core.begin(seq, 0);
-        write(shared.slot_bytes(index));
+        write(slot);
         self.core.end(seq, 0);
-        self.core.advance(shared.write_pos(), 1);
+        // SAFETY: resolved at attach from the segment `self.shared` keeps alive.
+        self.core.advance(unsafe { self.write_pos.as_ref() }, 1);
+        // SAFETY: as above. The full wake (fence, mask, syscall) only when a reader may park.
+        if unsafe { self.readers_may_park.as_ref() }.load(Ordering::Relaxed) != 0 {
+            Self::wake_readers(&self.shared);
+        }
+    }
+
+    /// The slow half of the readers' wake, out of line so that `publish` stays short.
+    #[cold]
+    #[inline(never)]
+    fn wake_readers(shared: &Shared) {
         shared.readers_parking(0).wake();
     }
 }
@@ -387,8 +435,10 @@ impl Found {
 struct ReaderEnd<B: ?Sized> {
     shared: Shared,
     index: u32,
-    /// Segment offset of this reader's `read_pos` (its entry, resolved once at attach).
-    read_pos_at: usize,
+    /// This reader's `read_pos` (in its entry), resolved and bounds-checked once at attach.
+    read_pos: NonNull<AtomicU64>,
+    /// The writer's `may_park`, resolved once at attach.
+    writer_may_park: NonNull<AtomicU32>,
     policy: Policy,
     wait: WaitStrategy,
     /// Next position to read in place (tethered), from `in_place_from` on.
@@ -456,11 +506,15 @@ impl<B: ?Sized + zerocopy::IntoBytes + zerocopy::FromBytes + zerocopy::Immutable
             (Policy::Lossy, StartAt::Next) => Some(LossyCore::new(start, capacity)),
             (Policy::Lossy, StartAt::Oldest) => Some(LossyCore::new(oldest, capacity)),
         };
-        let read_pos_at = shared.segment.reader_entry(index) + layout::RD_READ_POS;
+        let read_pos = NonNull::from(
+            shared.segment.atomic_u64(shared.segment.reader_entry(index) + layout::RD_READ_POS),
+        );
+        let writer_may_park = NonNull::from(shared.writer_parking().may_park);
         Ok(Self {
             shared,
             index,
-            read_pos_at,
+            read_pos,
+            writer_may_park,
             policy: options.policy,
             wait: options.wait,
             pos: start,
@@ -516,18 +570,7 @@ impl<B: ?Sized + zerocopy::IntoBytes + zerocopy::FromBytes + zerocopy::Immutable
                 }
             }
         }
-        if self.pos == self.cached_write {
-            // SYNC POINT A (Acquire): pairs with the writer's Release store of `write_pos`.
-            let write = self.shared.write_pos().load(Ordering::Acquire);
-            check(self.pos, write, self.shared.capacity)?;
-            self.cached_write = write;
-            if write == self.pos {
-                return Ok(None);
-            }
-        }
-        let index = wrap(self.pos, self.shared.capacity);
-        self.last = self.pos;
-        Ok(Some(Found::InPlace { index, missed: std::mem::take(&mut self.backlog_missed) }))
+        self.poll_in_place()
     }
 
     /// Releases the message read in place (tethered).
@@ -536,8 +579,32 @@ impl<B: ?Sized + zerocopy::IntoBytes + zerocopy::FromBytes + zerocopy::Immutable
         self.pos += 1;
         // SYNC POINT B (Release): pairs with the writer's Acquire load of this cursor in its
         // rescan: the slot may be overwritten once the writer sees it.
-        self.shared.segment.atomic_u64(self.read_pos_at).store(self.pos, Ordering::Release);
-        self.shared.writer_parking().wake();
+        // SAFETY: resolved at attach from the segment `self.shared` keeps alive.
+        unsafe { self.read_pos.as_ref() }.store(self.pos, Ordering::Release);
+        // SAFETY: as above. The full wake only when the writer may park.
+        if unsafe { self.writer_may_park.as_ref() }.load(Ordering::Relaxed) != 0 {
+            Self::wake_writer(&self.shared);
+        }
+    }
+
+    /// The slow half of the writer's wake, out of line so that `release` stays short.
+    #[cold]
+    #[inline(never)]
+    fn wake_writer(shared: &Shared) {
+        shared.writer_parking().wake();
+    }
+
+    /// A tethered reader past its backlog: the next message in place, if published. The fast
+    /// path of `poll`, small enough to inline into the spin loop of `next`.
+    #[inline]
+    fn poll_in_place(&mut self) -> Result<Option<Found>, RecvError> {
+        poll_in_place(
+            &self.shared,
+            self.pos,
+            &mut self.cached_write,
+            &mut self.last,
+            &mut self.backlog_missed,
+        )
     }
 
     fn empty_or_disconnected(&mut self) -> RecvError {
@@ -571,6 +638,33 @@ impl<B: ?Sized + zerocopy::IntoBytes + zerocopy::FromBytes + zerocopy::Immutable
         deadline: Option<Instant>,
         mut copy: impl FnMut(&mut [u8], NonNull<u8>),
     ) -> Result<Found, RecvError> {
+        if self.lossy.is_none() {
+            if let Some(found) = self.poll_in_place()? {
+                return Ok(found);
+            }
+            let bit = 1u64 << self.index;
+            let Self { shared, pos, cached_write, last, backlog_missed, wait, .. } = self;
+            let waited = wait_for(
+                *wait,
+                shared.readers_parking(bit),
+                deadline,
+                || poll_in_place(shared, *pos, cached_write, last, backlog_missed),
+                || if shared.writer_gone() { Err(RecvError::Disconnected) } else { Ok(()) },
+                || RecvError::Timeout,
+            );
+            return match waited {
+                Ok(found) => Ok(found),
+                // The writer died: deliver what it published first.
+                Err(RecvError::Disconnected) => {
+                    let found = self.poll_in_place()?;
+                    if found.is_none() {
+                        self.empty_polls = crate::ring::WRITER_SEEN_GONE;
+                    }
+                    found.ok_or(RecvError::Disconnected)
+                }
+                Err(e) => Err(e),
+            };
+        }
         loop {
             if let Some(found) = self.poll(&mut copy)? {
                 return Ok(found);
@@ -619,6 +713,39 @@ impl<B: ?Sized + zerocopy::IntoBytes + zerocopy::FromBytes + zerocopy::Immutable
         }
     }
 }
+
+/// The in-place read of a tethered reader at `pos` (see `ReaderEnd::poll_in_place`), over
+/// the reader's fields split so that the spin loop in `ReaderEnd::next` can borrow the parking
+/// words of `shared` at the same time.
+#[inline]
+fn poll_in_place(
+    shared: &Shared,
+    pos: u64,
+    cached_write: &mut u64,
+    last: &mut u64,
+    backlog_missed: &mut u64,
+) -> Result<Option<Found>, RecvError> {
+    if pos == *cached_write {
+        // SYNC POINT A (Acquire): pairs with the writer's Release store of `write_pos`.
+        let write = shared.write_pos().load(Ordering::Acquire);
+        check(pos, write, shared.capacity)?;
+        *cached_write = write;
+        if write == pos {
+            return Ok(None);
+        }
+    }
+    *last = pos;
+    Ok(Some(Found::InPlace {
+        index: wrap(pos, shared.capacity),
+        missed: std::mem::take(backlog_missed),
+    }))
+}
+
+// SAFETY: the `NonNull`s point into the segment that `shared` (an `Arc`) keeps alive and are
+// only used for atomics; the rest is owned data.
+unsafe impl<B: ?Sized + Send> Send for ReaderEnd<B> {}
+// SAFETY: as for `Send`.
+unsafe impl<B: ?Sized + Sync> Sync for ReaderEnd<B> {}
 
 impl<B: ?Sized> Drop for ReaderEnd<B> {
     fn drop(&mut self) {
