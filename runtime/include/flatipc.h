@@ -5,16 +5,19 @@
  * it, and each sees the other's death. Message types come from the C headers `flatipc-gen`
  * generates (`flatipc-gen --c-out include schemas/market.fidl`); this header moves them.
  *
- * Provided (phase 1):
+ * Provided:
  *   - segments `/dev/shm/flatipc.<name>`: create, open, open-or-create with stale-segment
  *     recovery, validated exactly as the Rust runtime validates them;
  *   - peer liveness through open-file-description locks (PROTOCOL.md §2);
  *   - the typed SPSC channel (kind 1): copy or in-place send, in-place receive;
  *   - the framed SPSC stream (kind 2): in-place frames of any message of a table;
+ *   - the typed broadcast ring (kind 3) and the broadcast stream (kind 4): one writer, up to
+ *     64 readers that come and go, each tethered (read in place; the writer waits for it and
+ *     reclaims it if it dies) or lossy (validated copies; never slows the writer; counts what
+ *     it missed) (PROTOCOL.md §5, §6);
  *   - wait strategies: spin, spin-then-yield, spin-then-park on a shared futex (PROTOCOL.md §3).
- * Not provided yet: broadcast rings (kinds 3 and 4), message validation beyond the ring's own
- * bounds (check fields with the generated `lib_Type_is_known` helpers and string/vector
- * bounds before trusting them).
+ * Not provided: in-process (heap) rings, and message validation beyond the ring's own bounds
+ * (apply the generated `lib_Type_validate` before trusting a message's fields).
  *
  * Guarantees:
  *   - Nothing aborts and nothing trusts the segment: every value read from shared memory that
@@ -24,7 +27,8 @@
  *     so a peer that scribbles over the header later cannot change it.
  *   - The hot path (loan, commit, send, recv, release) makes no system call unless the peer
  *     has flagged itself parked; liveness checks are rate-limited as in the Rust runtime.
- *   - No allocation: every handle is a caller-owned struct.
+ *   - No allocation: every handle is a caller-owned struct; broadcast writers lend, and lossy
+ *     broadcast readers copy into, memory the caller provides.
  *
  * Atomics. Every shared header and control word is accessed with the GCC/Clang `__atomic_*`
  * builtins, in C and in C++ alike: C11 `<stdatomic.h>` cannot be used on plain memory from
@@ -64,6 +68,22 @@
  *     // rc == FLATIPC_E_DISCONNECTED: the writer left and everything it sent was read
  *     flatipc_channel_reader_close(&r);
  *
+ * Example (a lossy monitor of a broadcast ring that a Rust `BroadcastWriter::<Quote>` feeds):
+ *
+ *     market_data_Quote copy;                       // lossy readers copy into caller memory
+ *     flatipc_broadcast_reader_options ro = flatipc_broadcast_reader_options_default();
+ *     ro.policy = FLATIPC_POLICY_LOSSY;
+ *     ro.buffer = &copy;
+ *     ro.buffer_size = sizeof copy;
+ *     flatipc_broadcast_reader b;
+ *     rc = flatipc_broadcast_reader_open(&b, "quotes", &QUOTE, &ro);
+ *     flatipc_broadcast_message m;
+ *     while ((rc = flatipc_broadcast_reader_recv(&b, &m, -1)) == FLATIPC_OK) {
+ *         // m.data == &copy, one whole message; m.missed were overwritten just before it
+ *         flatipc_broadcast_reader_release(&b);
+ *     }
+ *     flatipc_broadcast_reader_close(&b);
+ *
  * API (every name is prefixed flatipc_):
  *   strerror, name_valid, segment_remove, wait_default, wait_make, options_default;
  *   channel_writer_{create,open,open_or_create,close,loan,loan_dirty,loan_timeout,commit,
@@ -72,7 +92,15 @@
  *   stream_writer_{create,open,open_or_create,close,loan,loan_dirty,loan_timeout,commit,
  *                  try_send,send,position};
  *   stream_reader_{create,open,open_or_create,close,try_recv,recv,release,writer_alive,position};
- *   frame_get; the macros FLATIPC_MESSAGE(T) and FLATIPC_MESSAGE_NO_ID(T).
+ *   frame_get; the macros FLATIPC_MESSAGE(T) and FLATIPC_MESSAGE_NO_ID(T);
+ *   broadcast_options_default, broadcast_reader_options_default;
+ *   broadcast_writer_{create,open,open_or_create,close,try_send,send,loan,commit,position};
+ *   broadcast_reader_{open,open_or_create,close,try_recv,recv,release,missed,writer_alive};
+ *   broadcast_stream_writer_{create,open,open_or_create,close,try_send,send,loan,commit,
+ *                            position};
+ *   broadcast_stream_reader_{open,open_or_create,close,try_recv,recv,release,missed,
+ *                            writer_alive};
+ *   broadcast_frame_get.
  *
  * Names starting with `flatipc_i_` / `FLATIPC_I_` are internal.
  */
@@ -158,7 +186,9 @@ enum flatipc_err {
      *  2^62, or a stream position is not a multiple of 16): a buggy or hostile peer, or
      *  overwritten memory. Recreate the segment. */
     FLATIPC_E_CORRUPT = -5,
-    /** A stream frame header holds an impossible size; the reader stays at that frame. */
+    /** A stream frame header holds an impossible size; the reader stays at that frame.
+     *  Broadcast rings: a frame size beyond its slot, or a sequence word below its position's;
+     *  that message is skipped (detail.field: "size" or "seq"). */
     FLATIPC_E_CORRUPT_FRAME = -6,
     /** The message is larger than the largest frame the stream's capacity allows. */
     FLATIPC_E_TOO_LARGE = -7,
@@ -192,7 +222,12 @@ enum flatipc_err {
     /** Another live process (or handle) is attached in that role (detail.pid says which). */
     FLATIPC_E_PEER_BUSY = -21,
     /** A system call failed (detail.sys_errno). */
-    FLATIPC_E_IO = -22
+    FLATIPC_E_IO = -22,
+    /** Broadcast rings: every reader entry is held by a live reader (max_readers). */
+    FLATIPC_E_READERS_FULL = -23,
+    /** Broadcast stream: the message does not fit in the ring's slots (16 + size > slot_size);
+     *  the ring was created for a library with smaller messages. */
+    FLATIPC_E_SLOT_TOO_SMALL = -24
 };
 
 /** A description of a result code (a static string; never NULL). */
@@ -221,6 +256,8 @@ static inline const char *flatipc_strerror(int code) {
     case FLATIPC_E_TYPE_MISMATCH: return "the segment carries another message type (id, size, alignment or fingerprint differ): build both peers from the same schema";
     case FLATIPC_E_PEER_BUSY: return "another process is attached in that role: a ring has one writer and one reader at a time";
     case FLATIPC_E_IO: return "a system call failed (see detail.sys_errno)";
+    case FLATIPC_E_READERS_FULL: return "every reader entry of the broadcast ring is held by a live reader: wait for one to leave, or recreate the ring with more max_readers";
+    case FLATIPC_E_SLOT_TOO_SMALL: return "the message does not fit in this broadcast stream's slots: the ring was created for smaller messages; recreate it from this library";
     default: return "unknown flatipc error code";
     }
 }
@@ -236,7 +273,7 @@ typedef struct flatipc_detail {
     uint64_t found;
     uint64_t expected;
     /** FLATIPC_E_PEER_BUSY: the pid in the busy peer's entry. FLATIPC_E_CORRUPT_FRAME: the
-     *  frame's position. */
+     *  frame's position (broadcast rings: the message's position). */
     uint64_t pid_or_position;
 } flatipc_detail;
 
@@ -532,6 +569,8 @@ typedef struct flatipc_segment {
     uint64_t capacity;    /**< slots (channel) or bytes (stream) */
     uint32_t slot_size;   /**< channel: bytes per slot; stream: 0 */
     uint64_t data_size;   /**< bytes of the data area the ring uses */
+    uint32_t max_readers; /**< broadcast rings: reader entries (1..=64); 0 otherwise */
+    uint64_t table_offset; /**< broadcast rings: data-area offset of the reader table */
     uint32_t held;        /**< bit k: this handle holds peer k's lock */
     flatipc_detail detail;
     char name[FLATIPC_MAX_NAME + 1];
@@ -618,16 +657,51 @@ typedef struct flatipc_i_spec {
     uint32_t slot_size;
     const flatipc_message *messages;
     uint32_t count;
+    uint32_t max_readers;
 } flatipc_i_spec;
 
-static inline uint32_t flatipc_i_max_align(uint32_t kind) {
-    return kind == FLATIPC_KIND_CHANNEL || kind == FLATIPC_KIND_BROADCAST ? 64u : 16u;
+static inline int flatipc_i_is_broadcast(uint32_t kind) {
+    return kind == FLATIPC_KIND_BROADCAST || kind == FLATIPC_KIND_BROADCAST_STREAM;
 }
 
-/** The data size of a channel or stream, or 0 if it overflows. */
-static inline uint64_t flatipc_i_data_size(uint32_t kind, uint64_t capacity, uint32_t slot_size) {
+/** Whether messages travel in frames (up to 32 types; readers skip unknown ids). */
+static inline int flatipc_i_is_framed(uint32_t kind) {
+    return kind == FLATIPC_KIND_STREAM || kind == FLATIPC_KIND_BROADCAST_STREAM;
+}
+
+/** The smallest slot of a ring of `kind` that holds a `size`-byte message: the message, or for
+ *  a broadcast stream its frame (16 header bytes and the message), rounded up to 64. */
+static inline uint64_t flatipc_i_slot_for(uint32_t kind, uint32_t size) {
+    uint64_t s = kind == FLATIPC_KIND_BROADCAST_STREAM ? (uint64_t)size + FLATIPC_FRAME_HEADER
+                                                       : (uint64_t)size;
+    s = s == 0 ? 1 : s;
+    return (s + 63) / 64 * 64;
+}
+
+/** Data-area offset of a broadcast ring's reader table: the slots, then one 8-byte sequence
+ *  word per slot, rounded up to a page; 0 on overflow. */
+static inline uint64_t flatipc_i_table_offset(uint64_t capacity, uint32_t slot_size) {
+    if (capacity == 0 || slot_size == 0 ||
+        capacity > (UINT64_MAX / 2) / ((uint64_t)slot_size + 8)) {
+        return 0;
+    }
+    return (capacity * ((uint64_t)slot_size + 8) + 4095) / 4096 * 4096;
+}
+
+static inline uint32_t flatipc_i_max_align(uint32_t kind) {
+    return flatipc_i_is_framed(kind) ? 16u : 64u;
+}
+
+/** The data size of a ring, or 0 if it overflows: `capacity` (stream), `capacity * slot_size`
+ *  (channel), the reader table's offset plus 64 bytes per reader (broadcast rings). */
+static inline uint64_t flatipc_i_data_size(uint32_t kind, uint64_t capacity, uint32_t slot_size,
+                                           uint32_t max_readers) {
     if (kind == FLATIPC_KIND_STREAM) {
         return capacity;
+    }
+    if (flatipc_i_is_broadcast(kind)) {
+        uint64_t table = flatipc_i_table_offset(capacity, slot_size);
+        return table == 0 ? 0 : table + 64u * (uint64_t)max_readers;
     }
     if (slot_size != 0 && capacity > UINT64_MAX / slot_size) {
         return 0;
@@ -642,15 +716,22 @@ static inline int flatipc_i_spec_valid(const flatipc_i_spec *sp) {
         return 0;
     }
     if (sp->kind == FLATIPC_KIND_STREAM) {
-        if (sp->capacity < FLATIPC_MIN_STREAM_CAPACITY || sp->slot_size != 0 || sp->count < 1 ||
-            sp->count > FLATIPC_MAX_MESSAGES) {
+        if (sp->capacity < FLATIPC_MIN_STREAM_CAPACITY || sp->slot_size != 0) {
             return 0;
         }
-    } else if (sp->kind == FLATIPC_KIND_CHANNEL) {
-        if (sp->slot_size == 0 || sp->slot_size % 64 != 0 || sp->count != 1) {
+    } else if (sp->kind >= FLATIPC_KIND_CHANNEL && sp->kind <= FLATIPC_KIND_BROADCAST_STREAM) {
+        if (sp->slot_size == 0 || sp->slot_size % 64 != 0) {
             return 0;
         }
     } else {
+        return 0;
+    }
+    if (flatipc_i_is_framed(sp->kind) ? (sp->count < 1 || sp->count > FLATIPC_MAX_MESSAGES)
+                                      : sp->count != 1) {
+        return 0;
+    }
+    if (flatipc_i_is_broadcast(sp->kind) ? (sp->max_readers < 1 || sp->max_readers > 64)
+                                         : sp->max_readers != 0) {
         return 0;
     }
     if (sp->messages == NULL) {
@@ -661,7 +742,8 @@ static inline int flatipc_i_spec_valid(const flatipc_i_spec *sp) {
         if (!flatipc_i_is_pow2(m->align) || m->align > flatipc_i_max_align(sp->kind)) {
             return 0;
         }
-        if (sp->kind == FLATIPC_KIND_CHANNEL && flatipc_i_min_slot(m->size) > sp->slot_size) {
+        if (sp->kind != FLATIPC_KIND_STREAM &&
+            flatipc_i_slot_for(sp->kind, m->size) > sp->slot_size) {
             return 0;
         }
         if (sp->kind == FLATIPC_KIND_STREAM &&
@@ -669,7 +751,7 @@ static inline int flatipc_i_spec_valid(const flatipc_i_spec *sp) {
             return 0;
         }
     }
-    uint64_t data = flatipc_i_data_size(sp->kind, sp->capacity, sp->slot_size);
+    uint64_t data = flatipc_i_data_size(sp->kind, sp->capacity, sp->slot_size, sp->max_readers);
     return data != 0 && data <= (uint64_t)PTRDIFF_MAX - 2 * FLATIPC_DATA_OFFSET;
 }
 
@@ -695,7 +777,7 @@ static inline void flatipc_i_write_header(uint8_t *b, const flatipc_i_spec *sp, 
     flatipc_i_st64(b, FLATIPC_I_OFF_DATA_OFFSET, FLATIPC_DATA_OFFSET, __ATOMIC_RELAXED);
     flatipc_i_st64(b, FLATIPC_I_OFF_CREATOR_PID, (uint64_t)getpid(), __ATOMIC_RELAXED);
     flatipc_i_st32(b, FLATIPC_I_OFF_CREATOR_UID, (uint32_t)geteuid(), __ATOMIC_RELAXED);
-    flatipc_i_st32(b, FLATIPC_I_OFF_MAX_READERS, 0, __ATOMIC_RELAXED);
+    flatipc_i_st32(b, FLATIPC_I_OFF_MAX_READERS, sp->max_readers, __ATOMIC_RELAXED);
     flatipc_i_st64(b, FLATIPC_I_OFF_CREATED_NS, flatipc_i_clock_ns(CLOCK_REALTIME),
                    __ATOMIC_RELAXED);
     for (uint32_t i = 0; i < sp->count; i++) {
@@ -735,7 +817,8 @@ static inline int flatipc_i_segment_create(flatipc_segment *s, const char *name,
         return FLATIPC_E_INVALID_ARGUMENT;
     }
     flatipc_i_path(path, sizeof path, name);
-    uint64_t data_size = flatipc_i_data_size(sp->kind, sp->capacity, sp->slot_size);
+    uint64_t data_size =
+        flatipc_i_data_size(sp->kind, sp->capacity, sp->slot_size, sp->max_readers);
     uint64_t size = flatipc_i_segment_size(data_size);
     int fd = -1;
     for (int attempt = 0; attempt < 64 && fd < 0; attempt++) {
@@ -800,6 +883,10 @@ static inline int flatipc_i_segment_create(flatipc_segment *s, const char *name,
     s->capacity = sp->capacity;
     s->slot_size = sp->slot_size;
     s->data_size = data_size;
+    s->max_readers = sp->max_readers;
+    s->table_offset = flatipc_i_is_broadcast(sp->kind)
+                          ? flatipc_i_table_offset(sp->capacity, sp->slot_size)
+                          : 0;
     memcpy(s->name, name, strlen(name) + 1);
     return FLATIPC_OK;
 }
@@ -817,10 +904,10 @@ static inline int flatipc_i_check_messages(flatipc_segment *s, uint32_t kind, ui
                                            uint32_t expect_count) {
     const uint8_t *b = s->base;
     uint32_t count = flatipc_i_ld32(b, FLATIPC_I_OFF_MESSAGE_COUNT, __ATOMIC_RELAXED);
-    int count_ok = kind == FLATIPC_KIND_STREAM ? (count >= 1 && count <= FLATIPC_MAX_MESSAGES)
-                                               : count == 1;
+    int framed = flatipc_i_is_framed(kind);
+    int count_ok = framed ? (count >= 1 && count <= FLATIPC_MAX_MESSAGES) : count == 1;
     if (!count_ok) {
-        flatipc_i_detail(s, "message_count", count, kind == FLATIPC_KIND_STREAM ? 32 : 1);
+        flatipc_i_detail(s, "message_count", count, framed ? 32 : 1);
         return FLATIPC_E_BAD_HEADER;
     }
     for (uint32_t i = 0; i < count; i++) {
@@ -831,8 +918,8 @@ static inline int flatipc_i_check_messages(flatipc_segment *s, uint32_t kind, ui
             flatipc_i_detail(s, "message align", align, flatipc_i_max_align(kind));
             return FLATIPC_E_BAD_HEADER;
         }
-        if (kind != FLATIPC_KIND_STREAM && flatipc_i_min_slot(size) > slot_size) {
-            flatipc_i_detail(s, "slot_size", slot_size, flatipc_i_min_slot(size));
+        if (kind != FLATIPC_KIND_STREAM && flatipc_i_slot_for(kind, size) > slot_size) {
+            flatipc_i_detail(s, "slot_size", slot_size, flatipc_i_slot_for(kind, size));
             return FLATIPC_E_BAD_HEADER;
         }
         if (kind == FLATIPC_KIND_STREAM && flatipc_i_frame_len(size) > capacity / 2) {
@@ -866,7 +953,7 @@ static inline int flatipc_i_check_messages(flatipc_segment *s, uint32_t kind, ui
             }
         }
         /* A framed reader skips ids it does not know: only a typed channel requires its id. */
-        if (!found && kind != FLATIPC_KIND_STREAM) {
+        if (!found && !framed) {
             flatipc_i_detail(s, "message id",
                              flatipc_i_ld32(b, FLATIPC_I_OFF_MESSAGES + FLATIPC_I_MSG_ID,
                                             __ATOMIC_RELAXED),
@@ -952,11 +1039,12 @@ static inline int flatipc_i_validate_header(flatipc_segment *s, uint64_t file_si
         return FLATIPC_E_BAD_HEADER;
     }
     uint32_t max_readers = flatipc_i_ld32(b, FLATIPC_I_OFF_MAX_READERS, __ATOMIC_RELAXED);
-    if (max_readers != 0) {
-        flatipc_i_detail(s, "max_readers", max_readers, 0);
+    if (flatipc_i_is_broadcast(kind) ? (max_readers < 1 || max_readers > 64)
+                                     : max_readers != 0) {
+        flatipc_i_detail(s, "max_readers", max_readers, flatipc_i_is_broadcast(kind) ? 64 : 0);
         return FLATIPC_E_BAD_HEADER;
     }
-    uint64_t data_size = flatipc_i_data_size(kind, capacity, slot_size);
+    uint64_t data_size = flatipc_i_data_size(kind, capacity, slot_size, max_readers);
     if (data_size == 0 || data_size > segment_size - FLATIPC_DATA_OFFSET) {
         flatipc_i_detail(s, "capacity", capacity, segment_size);
         return FLATIPC_E_BAD_HEADER;
@@ -969,6 +1057,8 @@ static inline int flatipc_i_validate_header(flatipc_segment *s, uint64_t file_si
     s->capacity = capacity;
     s->slot_size = slot_size;
     s->data_size = data_size;
+    s->max_readers = max_readers;
+    s->table_offset = flatipc_i_is_broadcast(kind) ? flatipc_i_table_offset(capacity, slot_size) : 0;
     return FLATIPC_OK;
 }
 
@@ -1189,8 +1279,14 @@ static inline int flatipc_i_writer_gone(const flatipc_segment *s) {
            !flatipc_i_peer_alive(s, FLATIPC_I_WRITER);
 }
 
+/** A reader's empty-poll count once it has seen the writer crash: the next writer_left call
+ *  (which wraps it to 0) checks the writer's lock again, so a reader told "disconnected" keeps
+ *  being told so until a writer attaches again (the Rust `WRITER_SEEN_GONE`). */
+#define FLATIPC_I_WRITER_SEEN_GONE UINT32_MAX
+
 /** The cheap check of an empty poll: the writer detached cleanly (attached = 0, Acquire), or
- *  every 4096th poll, its lock is free. False while no writer has ever attached. */
+ *  every 4096th poll, its lock is free (then `*polls` becomes FLATIPC_I_WRITER_SEEN_GONE).
+ *  False while no writer has ever attached. */
 static inline int flatipc_i_writer_left(const flatipc_segment *s, uint32_t *polls) {
     size_t e = flatipc_i_peer(FLATIPC_I_WRITER);
     if (flatipc_i_ld64(s->base, e + FLATIPC_I_PEER_PID, __ATOMIC_RELAXED) == 0) {
@@ -1202,6 +1298,7 @@ static inline int flatipc_i_writer_left(const flatipc_segment *s, uint32_t *poll
         if (*polls % 4096 != 0 || flatipc_i_peer_alive(s, FLATIPC_I_WRITER)) {
             return 0;
         }
+        *polls = FLATIPC_I_WRITER_SEEN_GONE;
     }
     return 1;
 }
@@ -1209,10 +1306,13 @@ static inline int flatipc_i_writer_left(const flatipc_segment *s, uint32_t *poll
 /* ------------------------------------------------------------------------------------------ */
 /* Parking (PROTOCOL.md §3 "Parking")                                                         */
 
-/** One waiting side's words: its peer entry's may_park, its parked flag and its futex word. */
+/** One waiting side's words: its peer entry's may_park, its parked flag and its futex word.
+ *  A broadcast reader (bit != 0) raises its bit in the shared 64-bit mask at `parked` instead
+ *  of a flag of its own (PROTOCOL.md §5 "Sleeping"). */
 typedef struct flatipc_i_parking {
     uint8_t *base;
     size_t may_park, parked, futex;
+    uint64_t bit;
 } flatipc_i_parking;
 
 static inline flatipc_i_parking flatipc_i_parking_of(const flatipc_segment *s, uint32_t role) {
@@ -1221,6 +1321,7 @@ static inline flatipc_i_parking flatipc_i_parking_of(const flatipc_segment *s, u
     p.may_park = flatipc_i_peer(role) + FLATIPC_I_PEER_MAY_PARK;
     p.parked = role == FLATIPC_I_READER ? FLATIPC_I_OFF_READER_PARKED : FLATIPC_I_OFF_WRITER_PARKED;
     p.futex = role == FLATIPC_I_READER ? FLATIPC_I_OFF_READER_FUTEX : FLATIPC_I_OFF_WRITER_FUTEX;
+    p.bit = 0;
     return p;
 }
 
@@ -1248,7 +1349,12 @@ static inline void flatipc_i_sleep(const flatipc_i_parking *p, uint64_t until,
     uint32_t *futex = (uint32_t *)(void *)(p->base + p->futex);
     /* SYNC POINT W (Acquire): pairs with the Release increment in wake. */
     uint32_t seen = __atomic_load_n(futex, __ATOMIC_ACQUIRE);
-    flatipc_i_st32(p->base, p->parked, 1, __ATOMIC_RELAXED);
+    uint64_t *mask = (uint64_t *)(void *)(p->base + p->parked);
+    if (p->bit != 0) {
+        __atomic_fetch_or(mask, p->bit, __ATOMIC_RELAXED);
+    } else {
+        flatipc_i_st32(p->base, p->parked, 1, __ATOMIC_RELAXED);
+    }
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (ready(ctx) == 0) {
         uint64_t now = flatipc_i_now();
@@ -1256,7 +1362,11 @@ static inline void flatipc_i_sleep(const flatipc_i_parking *p, uint64_t until,
             flatipc_i_futex_wait(futex, seen, until - now);
         }
     }
-    flatipc_i_st32(p->base, p->parked, 0, __ATOMIC_RELAXED);
+    if (p->bit != 0) {
+        __atomic_fetch_and(mask, ~p->bit, __ATOMIC_RELAXED);
+    } else {
+        flatipc_i_st32(p->base, p->parked, 0, __ATOMIC_RELAXED);
+    }
 }
 
 /** Waits until ready(ctx) > 0 following `w`, or until `deadline` (monotonic ns, or
@@ -1444,14 +1554,19 @@ static inline int flatipc_i_empty_or_disconnected(flatipc_i_end *e) {
 }
 
 /** Reader: waits for a committed unit (> 0), as the Rust recv_deadline: on a dead writer,
- *  what it committed is delivered first. */
+ *  what it committed is delivered first, and once it reports the disconnect, later polls keep
+ *  reporting it (FLATIPC_I_WRITER_SEEN_GONE). */
 static inline int flatipc_i_wait_unit(flatipc_i_end *e, uint64_t deadline) {
     flatipc_i_parking p = flatipc_i_parking_of(&e->seg, FLATIPC_I_READER);
     int r = flatipc_i_wait_for(e->wait, &p, deadline, flatipc_i_acquire_cb,
                                flatipc_i_writer_gone_cb, e);
     if (r == FLATIPC_E_DISCONNECTED) {
         r = flatipc_i_acquire(e);
-        return r == 0 ? FLATIPC_E_DISCONNECTED : r;
+        if (r == 0) {
+            e->empty_polls = FLATIPC_I_WRITER_SEEN_GONE;
+            return FLATIPC_E_DISCONNECTED;
+        }
+        return r;
     }
     return r;
 }
@@ -1481,6 +1596,7 @@ static inline void flatipc_i_channel_spec(flatipc_i_spec *sp, const flatipc_mess
                                    : flatipc_i_min_slot(type->size));
     sp->messages = type;
     sp->count = 1;
+    sp->max_readers = 0;
 }
 
 /** mode: 0 create, 1 open, 2 open_or_create. */
@@ -1805,6 +1921,7 @@ static inline int flatipc_i_stream_attach(flatipc_i_end *e, flatipc_message *sto
     sp.slot_size = 0;
     sp.messages = messages;
     sp.count = (uint32_t)count;
+    sp.max_readers = 0;
     int rc;
     if (mode == 1) {
         rc = flatipc_i_segment_open(&e->seg, name, FLATIPC_KIND_STREAM, messages,
@@ -2147,6 +2264,1392 @@ static inline uint64_t flatipc_stream_reader_position(const flatipc_stream_reade
  *  carries m's id and exactly m's size, else NULL (another message, or a writer built from
  *  another schema). The bytes still need the type's own validation. */
 static inline const void *flatipc_frame_get(const flatipc_frame *f, const flatipc_message *m) {
+    return f->id == m->id && f->size == m->size ? f->data : NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Broadcast rings (kinds 3 and 4, PROTOCOL.md §5 and §6): one writer, up to 64 readers       */
+
+/** Reader entries a broadcast ring may have. */
+#define FLATIPC_MAX_READERS 64u
+#define FLATIPC_I_OFF_READERS_PARKED 2832u
+#define FLATIPC_I_RD_ENTRY 64u
+#define FLATIPC_I_RD_READ_POS 0u
+#define FLATIPC_I_RD_PID 8u
+#define FLATIPC_I_RD_ATTACH_NS 16u
+#define FLATIPC_I_RD_STATE 24u
+#define FLATIPC_I_RD_POLICY 28u
+#define FLATIPC_I_RD_MISSED 32u
+/* 1 while the entry's reader is counted in peer entry 1's may_park; only a holder of the
+ * entry's lock changes it, so a count is never taken back twice. */
+#define FLATIPC_I_RD_PARKS 44u
+/* Reader entry `state`: the low byte is one of these; the upper 24 bits are a generation that
+ * each claim increments, so that the writer's reclaim (a compare-and-swap from the value it
+ * saw) never frees the entry of a newer reader. */
+#define FLATIPC_I_STATE_FREE 0u
+#define FLATIPC_I_STATE_CLAIMED 1u
+#define FLATIPC_I_STATE_ACTIVE 2u
+#define FLATIPC_I_STATE_MASK 0xFFu
+
+/** What a broadcast reader asks of the writer. */
+enum flatipc_policy {
+    /** The writer never overwrites a message this reader has not released: it waits (or
+     *  reports FLATIPC_E_FULL). Messages are read in place. A tethered reader that dies is
+     *  detached by the writer (its lock is gone), so it cannot block the writer forever. */
+    FLATIPC_POLICY_TETHERED = 1,
+    /** The writer never waits for this reader. Messages are copied into the reader's buffer
+     *  and validated; when the writer laps the reader it learns how many it missed. */
+    FLATIPC_POLICY_LOSSY = 2
+};
+
+/** Where a new broadcast reader starts. */
+enum flatipc_start {
+    /** At the next message the writer publishes. */
+    FLATIPC_START_NEXT = 0,
+    /** At the oldest message still in the ring (read as validated copies, even by a tethered
+     *  reader, up to the point where it joined). */
+    FLATIPC_START_OLDEST = 1
+};
+
+/** How a broadcast ring is created and how its writer waits. */
+typedef struct flatipc_broadcast_options {
+    /** Slots, rounded up to a power of two >= 2; 0 means 1024. An existing ring is opened as
+     *  it is. */
+    uint64_t capacity;
+    /** Reader entries (1 to 64): how many readers may be attached at once; 0 means 8. */
+    uint32_t max_readers;
+    /** How the writer's send and commit wait for tethered readers. */
+    flatipc_wait wait;
+} flatipc_broadcast_options;
+
+/** How a broadcast reader attaches and waits. */
+typedef struct flatipc_broadcast_reader_options {
+    int policy;        /**< a flatipc_policy; FLATIPC_POLICY_TETHERED by default */
+    int start;         /**< a flatipc_start; FLATIPC_START_NEXT by default */
+    flatipc_wait wait; /**< how recv waits */
+    /** Where copies go (lossy readers, and a tethered reader's backlog with
+     *  FLATIPC_START_OLDEST): caller memory of `buffer_size` bytes, at least the message size
+     *  (typed ring) or the largest message of the reader's table (broadcast stream), aligned
+     *  for the message types. Unused (may be NULL) for a tethered reader starting next. */
+    void *buffer;
+    size_t buffer_size;
+} flatipc_broadcast_reader_options;
+
+/** Capacity 1024, 8 readers, the default wait strategy (the Rust defaults). */
+static inline flatipc_broadcast_options flatipc_broadcast_options_default(void) {
+    flatipc_broadcast_options o;
+    o.capacity = 0;
+    o.max_readers = 0;
+    o.wait = flatipc_wait_default();
+    return o;
+}
+
+/** Tethered, starting next, the default wait strategy, no buffer. */
+static inline flatipc_broadcast_reader_options flatipc_broadcast_reader_options_default(void) {
+    flatipc_broadcast_reader_options o;
+    o.policy = FLATIPC_POLICY_TETHERED;
+    o.start = FLATIPC_START_NEXT;
+    o.wait = flatipc_wait_default();
+    o.buffer = NULL;
+    o.buffer_size = 0;
+    return o;
+}
+
+/** A message received from a typed broadcast ring. */
+typedef struct flatipc_broadcast_message {
+    /** The message (type.size bytes): in place in the ring (tethered) or in the reader's
+     *  buffer (a lossy copy, validated by the slot's sequence word); stable until release. */
+    const void *data;
+    uint64_t position; /**< its position in the ring (0 for the first message ever published) */
+    uint64_t missed;   /**< messages this reader missed just before it (lapped by the writer) */
+} flatipc_broadcast_message;
+
+/** A frame received from a broadcast stream. */
+typedef struct flatipc_broadcast_frame {
+    uint32_t id;       /**< the message id */
+    uint16_t version;  /**< the writer's schema version (0 until versioned attach) */
+    uint16_t flags;    /**< 0 */
+    uint32_t size;     /**< message bytes (checked to fit the slot: 16 + size <= slot_size) */
+    /** The message: in place in the ring, 16-byte aligned (tethered), or in the reader's
+     *  buffer (lossy). NULL for a lossy copy whose size exceeds the reader's buffer (an id or
+     *  size the reader's table does not have: skip it). */
+    const void *data;
+    uint64_t position; /**< its position in the ring */
+    uint64_t missed;   /**< messages missed just before it */
+} flatipc_broadcast_frame;
+
+/* The writing end of either broadcast ring (the engine of PROTOCOL.md §5). */
+typedef struct flatipc_i_bwriter {
+    flatipc_segment seg;
+    flatipc_wait wait;
+    uint8_t *data;        /**< seg.base + 4096 */
+    uint64_t pos;         /**< next position to publish (the shared write_pos once published) */
+    uint64_t cached_min;  /**< smallest tethered cursor at the last rescan, in [pos - cap, pos] */
+    uint32_t full_polls;  /**< FLATIPC_E_FULL results; every 256th reclaims dead readers */
+    uint32_t loaned;      /**< a loan is outstanding */
+    const void *staging;  /**< the caller's loan buffer */
+    uint32_t loan_id, loan_size;
+} flatipc_i_bwriter;
+
+/* The reading end of either broadcast ring. */
+typedef struct flatipc_i_breader {
+    flatipc_segment seg;
+    flatipc_wait wait;
+    uint8_t *data;            /**< seg.base + 4096 */
+    uint32_t index;           /**< the reader entry this handle holds */
+    uint32_t policy;          /**< FLATIPC_POLICY_* */
+    uint32_t holds_entry;     /**< 1 while attached (entry claimed and locked) */
+    uint32_t counted_may_park;
+    uint64_t pos;             /**< tethered: next position to read in place */
+    uint64_t cached_write;    /**< tethered: last write_pos seen */
+    uint32_t lossy;           /**< lossy reads in progress (a lossy reader, or a backlog) */
+    uint64_t lossy_pos;       /**< next position to copy */
+    uint64_t lossy_missed;    /**< skipped since the last valid copy */
+    uint64_t lossy_end;       /**< where lossy reading stops (UINT64_MAX: never) */
+    uint8_t *buffer;          /**< the caller's copy buffer */
+    size_t buffer_size;
+    uint32_t framed;          /**< a broadcast stream */
+    uint32_t copy_size;       /**< typed ring: bytes of the message type */
+    uint32_t copy_fits;       /**< stream: the last copy's message fitted the buffer */
+    uint64_t copy_header[2];  /**< stream: the last copy's frame header words */
+    uint32_t held;            /**< a message was handed out and not released */
+    uint32_t held_in_place;   /**< ... in place (its release advances the cursor) */
+    uint32_t empty_polls;
+    uint64_t last;            /**< position of the message last handed out */
+    uint64_t missed_total;
+    uint64_t backlog_missed;  /**< lost by a tethered backlog, reported with the next message */
+} flatipc_i_breader;
+
+static inline uint8_t *flatipc_i_bslot(const flatipc_segment *s, uint8_t *data, uint64_t pos) {
+    return data + (pos & (s->capacity - 1)) * s->slot_size;
+}
+
+/** The sequence word of the slot of `pos` (after the slots, inside the reader-table offset
+ *  validated at attach; 8-aligned because capacity * slot_size is a multiple of 64). */
+static inline uint64_t *flatipc_i_bseq(const flatipc_segment *s, uint8_t *data, uint64_t pos) {
+    uint64_t index = pos & (s->capacity - 1);
+    return (uint64_t *)(void *)(data + s->capacity * s->slot_size + 8 * index);
+}
+
+/** Offset in the data area of reader entry `i` (< max_readers). */
+static inline size_t flatipc_i_rd(const flatipc_segment *s, uint32_t i) {
+    return (size_t)(s->table_offset + (uint64_t)FLATIPC_I_RD_ENTRY * i);
+}
+
+/** Stores `len` bytes of `src` at the 8-aligned slot bytes `dst` as Relaxed atomic 8-byte
+ *  words, the last one zero-padded (PROTOCOL.md §5): a lossy reader may copy them at the same
+ *  moment, and overlapping atomics of different sizes are undefined behaviour. */
+static inline void flatipc_i_store_words(uint8_t *dst, const void *src, size_t len) {
+    const uint8_t *from = (const uint8_t *)src;
+    for (size_t k = 0; k < len; k += 8) {
+        uint64_t w = 0;
+        memcpy(&w, from + k, len - k < 8 ? len - k : 8);
+        __atomic_store_n((uint64_t *)(void *)(dst + k), w, __ATOMIC_RELAXED);
+    }
+}
+
+/** Loads `len` bytes from the 8-aligned slot bytes `src` into `dst` with the same whole-word
+ *  Relaxed atomic loads (reading up to 7 bytes past `len` inside the slot, keeping only `len`). */
+static inline void flatipc_i_load_words(void *dst, const uint8_t *src, size_t len) {
+    uint8_t *to = (uint8_t *)dst;
+    for (size_t k = 0; k < len; k += 8) {
+        uint64_t w = __atomic_load_n((const uint64_t *)(const void *)(src + k), __ATOMIC_RELAXED);
+        memcpy(to + k, &w, len - k < 8 ? len - k : 8);
+    }
+}
+
+/** Wakes sleeping broadcast readers: one check of the shared mask however many sleep, and one
+ *  FUTEX_WAKE only if some reader's bit is set (the Dekker pair of PROTOCOL.md §3 with the
+ *  SeqCst fence in flatipc_i_sleep). Clearing the mask here lets the publishes that follow
+ *  skip the syscall until a reader parks again. */
+static inline void flatipc_i_wake_readers(const flatipc_segment *s) {
+    uint8_t *b = s->base;
+    if (flatipc_i_ld32(b, flatipc_i_peer(FLATIPC_I_READER) + FLATIPC_I_PEER_MAY_PARK,
+                       __ATOMIC_RELAXED) == 0) {
+        return;
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    uint64_t *mask = (uint64_t *)(void *)(b + FLATIPC_I_OFF_READERS_PARKED);
+    if (__atomic_load_n(mask, __ATOMIC_RELAXED) != 0 &&
+        __atomic_exchange_n(mask, 0, __ATOMIC_RELAXED) != 0) {
+        uint32_t *futex = (uint32_t *)(void *)(b + FLATIPC_I_OFF_READER_FUTEX);
+        /* SYNC POINT W (Release): pairs with the Acquire load of the futex word in sleep. */
+        __atomic_fetch_add(futex, 1u, __ATOMIC_RELEASE);
+        flatipc_i_futex_wake(futex);
+    }
+}
+
+/* --- the writer --------------------------------------------------------------------------- */
+
+/** Attaches as the writer of an open broadcast segment: lock, announce, resume at write_pos. */
+static inline int flatipc_i_bwriter_attach(flatipc_i_bwriter *w, flatipc_wait wait) {
+    int rc = flatipc_i_lock_peer(&w->seg, FLATIPC_I_WRITER);
+    if (rc != FLATIPC_OK) {
+        return rc;
+    }
+    w->wait = wait;
+    w->data = w->seg.base + FLATIPC_DATA_OFFSET;
+    flatipc_i_announce(&w->seg, FLATIPC_I_WRITER, wait);
+    uint64_t write_pos = flatipc_i_ld64(w->seg.base, FLATIPC_I_OFF_WRITE_POS, __ATOMIC_ACQUIRE);
+    if (write_pos >= FLATIPC_MAX_POSITION) {
+        flatipc_i_detail(&w->seg, "positions", write_pos, 0);
+        return FLATIPC_E_CORRUPT;
+    }
+    w->pos = write_pos;
+    /* Nothing is known about the readers yet: the first reservation rescans the table. */
+    w->cached_min = write_pos > w->seg.capacity ? write_pos - w->seg.capacity : 0;
+    return FLATIPC_OK;
+}
+
+/** Detaches (parked readers are woken to see the disconnect) and unmaps. Idempotent. */
+static inline void flatipc_i_bwriter_close(flatipc_i_bwriter *w) {
+    if (w->seg.base == NULL) {
+        return;
+    }
+    if ((w->seg.held & (1u << FLATIPC_I_WRITER)) != 0) {
+        flatipc_i_unlock_peer(&w->seg, FLATIPC_I_WRITER);
+        flatipc_i_wake_readers(&w->seg);
+    }
+    flatipc_i_segment_close(&w->seg);
+    w->loaned = 0;
+}
+
+/** Recomputes the smallest cursor of the active tethered readers (the writer's own position
+ *  if there is none), each clamped into the last lap [pos - capacity, pos]: a joining
+ *  reader's provisional cursor may be older, and a hostile one can only hurt its own view. */
+static inline void flatipc_i_rescan(flatipc_i_bwriter *w) {
+    const flatipc_segment *s = &w->seg;
+    /* SYNC POINT J (SeqCst fence): pairs with the SeqCst fence of a joining reader, between its
+     * store of `state` and its load of write_pos (a Dekker pair): either a `state` load below
+     * sees the new reader, or the reader's load sees the write_pos stored before this fence,
+     * so it starts where the positions this rescan allows cannot lap it. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    uint64_t oldest = w->pos > s->capacity ? w->pos - s->capacity : 0;
+    uint64_t min = w->pos;
+    for (uint32_t i = 0; i < s->max_readers; i++) {
+        size_t e = flatipc_i_rd(s, i);
+        /* Acquire: pairs with the reader's Release store of `state` in join, so the
+         * provisional read_pos and the policy stored before it are visible. */
+        uint32_t state = flatipc_i_ld32(w->data, e + FLATIPC_I_RD_STATE, __ATOMIC_ACQUIRE);
+        if ((state & FLATIPC_I_STATE_MASK) != FLATIPC_I_STATE_ACTIVE ||
+            flatipc_i_ld32(w->data, e + FLATIPC_I_RD_POLICY, __ATOMIC_RELAXED) !=
+                FLATIPC_POLICY_TETHERED) {
+            continue;
+        }
+        /* SYNC POINT B (Acquire): pairs with the reader's Release store of its read_pos: the
+         * slots it released may be overwritten. */
+        uint64_t r = flatipc_i_ld64(w->data, e + FLATIPC_I_RD_READ_POS, __ATOMIC_ACQUIRE);
+        r = r < oldest ? oldest : r > w->pos ? w->pos : r;
+        min = r < min ? r : min;
+    }
+    w->cached_min = min;
+}
+
+/** Slots free for writing; rescans only when the cached minimum shows none. */
+static inline uint64_t flatipc_i_bfree(flatipc_i_bwriter *w) {
+    if (w->seg.capacity - (w->pos - w->cached_min) == 0) {
+        flatipc_i_rescan(w);
+    }
+    return w->seg.capacity - (w->pos - w->cached_min);
+}
+
+/** Detaches tethered readers whose process is gone (their entry lock is free): they would hold
+ *  the writer back for ever. A compare-and-swap from the exact `state` seen, so a reader that
+ *  claimed the entry since is left alone. The entry's parked bit is left alone too (it may
+ *  belong to a new reader already; a dead reader's bit costs one wake). */
+static inline void flatipc_i_reclaim(flatipc_i_bwriter *w) {
+    const flatipc_segment *s = &w->seg;
+    for (uint32_t i = 0; i < s->max_readers; i++) {
+        size_t e = flatipc_i_rd(s, i);
+        uint32_t *word = (uint32_t *)(void *)(w->data + e + FLATIPC_I_RD_STATE);
+        uint32_t state = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+        if ((state & FLATIPC_I_STATE_MASK) == FLATIPC_I_STATE_FREE) {
+            continue;
+        }
+        /* An fcntl error counts as alive: a live reader is never detached. */
+        if (flatipc_i_ofd_is_locked(s->fd, FLATIPC_DATA_OFFSET + e) != 0) {
+            continue;
+        }
+        uint32_t freed = (state & ~FLATIPC_I_STATE_MASK) | FLATIPC_I_STATE_FREE;
+        (void)__atomic_compare_exchange_n(word, &state, freed, 0, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_RELAXED);
+    }
+}
+
+/** Positions never reach 2^62 (a corrupt write_pos is refused at attach; this guards a writer
+ *  that started just below it). */
+static inline int flatipc_i_bcheck_position(flatipc_i_bwriter *w) {
+    if (w->pos >= FLATIPC_MAX_POSITION - 1) {
+        flatipc_i_detail(&w->seg, "positions", w->pos, 0);
+        return FLATIPC_E_CORRUPT;
+    }
+    return FLATIPC_OK;
+}
+
+/** Makes sure the next slot is free, without waiting. */
+static inline int flatipc_i_btry_reserve(flatipc_i_bwriter *w) {
+    int rc = flatipc_i_bcheck_position(w);
+    if (rc != FLATIPC_OK) {
+        return rc;
+    }
+    if (flatipc_i_bfree(w) == 0) {
+        w->full_polls++;
+        if (w->full_polls % 256 == 0) {
+            flatipc_i_reclaim(w);
+        }
+        return FLATIPC_E_FULL;
+    }
+    return FLATIPC_OK;
+}
+
+static inline int flatipc_i_bhas_room_cb(void *ctx) {
+    return flatipc_i_bfree((flatipc_i_bwriter *)ctx) > 0 ? 1 : 0;
+}
+
+static inline int flatipc_i_breclaim_cb(void *ctx) {
+    flatipc_i_reclaim((flatipc_i_bwriter *)ctx);
+    return 0;
+}
+
+/** Makes sure the next slot is free, waiting for tethered readers per the wait strategy
+ *  (reclaiming dead ones while it waits) until `deadline`. */
+static inline int flatipc_i_breserve(flatipc_i_bwriter *w, uint64_t deadline) {
+    int rc = flatipc_i_bcheck_position(w);
+    if (rc != FLATIPC_OK || flatipc_i_bfree(w) > 0) {
+        return rc;
+    }
+    flatipc_i_parking p = flatipc_i_parking_of(&w->seg, FLATIPC_I_WRITER);
+    rc = flatipc_i_wait_for(w->wait, &p, deadline, flatipc_i_bhas_room_cb, flatipc_i_breclaim_cb,
+                            w);
+    return rc < 0 ? rc : FLATIPC_OK;
+}
+
+/** Publishes the next slot (free: reserved by the caller): the seqlock around whole-word
+ *  atomic stores of `head` (2 words, stream frames only; NULL for the typed ring) and `len`
+ *  message bytes at `msg`, then write_pos, then the readers' wake-up. */
+static inline void flatipc_i_bpublish(flatipc_i_bwriter *w, const uint64_t *head, const void *msg,
+                                      size_t len) {
+    const flatipc_segment *s = &w->seg;
+    uint8_t *slot = flatipc_i_bslot(s, w->data, w->pos);
+    uint64_t *seq = flatipc_i_bseq(s, w->data, w->pos);
+    __atomic_store_n(seq, w->pos * 2 + 1, __ATOMIC_RELAXED);
+    /* SYNC POINT L (Release fence): orders the busy mark before the slot's bytes, so a lossy
+     * reader whose copy saw any of the new bytes sees a changed sequence word after its Acquire
+     * fence. */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    if (head != NULL) {
+        __atomic_store_n((uint64_t *)(void *)slot, head[0], __ATOMIC_RELAXED);
+        __atomic_store_n((uint64_t *)(void *)(slot + 8), head[1], __ATOMIC_RELAXED);
+        slot += FLATIPC_FRAME_HEADER;
+    }
+    flatipc_i_store_words(slot, msg, len);
+    /* SYNC POINT L (Release): pairs with the lossy reader's Acquire load of the sequence word:
+     * a reader that sees 2p + 2 sees the slot's bytes. */
+    __atomic_store_n(seq, w->pos * 2 + 2, __ATOMIC_RELEASE);
+    w->pos++;
+    /* SYNC POINT A (Release): pairs with the readers' Acquire loads of write_pos. */
+    flatipc_i_st64(w->seg.base, FLATIPC_I_OFF_WRITE_POS, w->pos, __ATOMIC_RELEASE);
+    flatipc_i_wake_readers(s);
+}
+
+/** The broadcast spec of a creator (slot from `largest`, the message or frame size). */
+static inline void flatipc_i_bspec(flatipc_i_spec *sp, uint32_t kind, const flatipc_message *m,
+                                   uint32_t count, uint32_t largest,
+                                   const flatipc_broadcast_options *o) {
+    uint64_t cap = o == NULL || o->capacity == 0 ? 1024 : o->capacity;
+    uint64_t slot = flatipc_i_slot_for(kind, largest);
+    sp->kind = kind;
+    sp->capacity = cap > FLATIPC_MAX_POSITION ? 0 : flatipc_i_next_pow2(cap < 2 ? 2 : cap);
+    sp->slot_size = slot > UINT32_MAX ? 0 : (uint32_t)slot;
+    sp->messages = m;
+    sp->count = count;
+    sp->max_readers = o == NULL || o->max_readers == 0 ? 8 : o->max_readers;
+}
+
+/** Opens (mode 1), creates (0) or opens-or-creates (2) the segment of `sp`; a created one is
+ *  published ready (its ring is all zeroes, the initial state). */
+static inline int flatipc_i_bsegment(flatipc_segment *s, const char *name,
+                                     const flatipc_i_spec *sp, int mode) {
+    int rc;
+    if (mode == 1) {
+        rc = flatipc_i_segment_open(s, name, sp->kind, sp->messages, sp->count, NULL);
+    } else if (mode == 0) {
+        rc = flatipc_i_segment_create(s, name, sp);
+    } else {
+        rc = flatipc_i_segment_open_or_create(s, name, sp);
+    }
+    if (rc == FLATIPC_OK && s->created) {
+        flatipc_i_publish_ready(s);
+    }
+    return rc;
+}
+
+/** Validates a message table for a broadcast stream (ids reserved by the protocol are
+ *  refused) and returns its largest size, or -1. */
+static inline int64_t flatipc_i_btable(const flatipc_message *messages, size_t count) {
+    if (messages == NULL || count < 1 || count > FLATIPC_MAX_MESSAGES) {
+        return -1;
+    }
+    uint32_t largest = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (messages[i].id == 0 || messages[i].id >= UINT32_C(0xFFFF0000)) {
+            return -1; /* reserved for the protocol (PROTOCOL.md §1) */
+        }
+        largest = messages[i].size > largest ? messages[i].size : largest;
+    }
+    return largest;
+}
+
+static inline int flatipc_i_bwriter_open(flatipc_i_bwriter *w, const char *name,
+                                         const flatipc_i_spec *sp, flatipc_wait wait, int mode) {
+    memset(w, 0, sizeof *w);
+    flatipc_i_segment_reset(&w->seg);
+    int rc = flatipc_i_bsegment(&w->seg, name, sp, mode);
+    if (rc != FLATIPC_OK) {
+        return rc;
+    }
+    rc = flatipc_i_bwriter_attach(w, wait);
+    if (rc != FLATIPC_OK) {
+        flatipc_detail d = w->seg.detail;
+        flatipc_i_bwriter_close(w);
+        w->seg.detail = d;
+    }
+    return rc;
+}
+
+/* --- the reader --------------------------------------------------------------------------- */
+
+/** Takes back the may_park count of the reader of entry `i` if it holds one (with the entry's
+ *  lock held: by the reader leaving, or by a new reader claiming the entry of one that died
+ *  attached, PROTOCOL.md §5). */
+static inline void flatipc_i_take_back_may_park(flatipc_i_breader *r, uint32_t i) {
+    uint32_t *parks =
+        (uint32_t *)(void *)(r->data + flatipc_i_rd(&r->seg, i) + FLATIPC_I_RD_PARKS);
+    if (__atomic_exchange_n(parks, 0u, __ATOMIC_RELAXED) == 1) {
+        __atomic_fetch_sub((uint32_t *)(void *)(r->seg.base + flatipc_i_peer(FLATIPC_I_READER) +
+                                                FLATIPC_I_PEER_MAY_PARK),
+                           1u, __ATOMIC_RELAXED);
+    }
+}
+
+/** Takes reader entry `i` if its lock is free: an OFD write lock on the entry's first byte
+ *  (the caller holds the shared read lock on the reader peer byte already). 1 taken, 0 held
+ *  by a live reader, < 0 an error. */
+static inline int flatipc_i_lock_reader(flatipc_i_breader *r, uint32_t i) {
+    int got = flatipc_i_ofd_try_lock(r->seg.fd, FLATIPC_DATA_OFFSET + flatipc_i_rd(&r->seg, i));
+    if (got < 0) {
+        return flatipc_i_sys(&r->seg, "fcntl", -got);
+    }
+    return got;
+}
+
+/** Claims a reader entry and joins (PROTOCOL.md §5 "Attaching"). */
+static inline int flatipc_i_breader_attach(flatipc_i_breader *r,
+                                           const flatipc_broadcast_reader_options *o) {
+    flatipc_segment *s = &r->seg;
+    r->data = s->base + FLATIPC_DATA_OFFSET;
+    r->wait = o->wait;
+    r->policy = (uint32_t)o->policy;
+    r->buffer = (uint8_t *)o->buffer;
+    r->buffer_size = o->buffer_size;
+    /* Every attached reader holds a shared lock on the reader peer byte, which the stale-segment
+     * check of open-or-create sees (PROTOCOL.md §2). */
+    if (flatipc_i_ofd(s->fd, F_OFD_SETLK, F_RDLCK, flatipc_i_peer(FLATIPC_I_READER), NULL) != 0) {
+        int e = errno;
+        if (e == EAGAIN || e == EACCES) {
+            s->detail.field = "reader";
+            return FLATIPC_E_PEER_BUSY;
+        }
+        return flatipc_i_sys(s, "fcntl", e);
+    }
+    uint32_t index = s->max_readers;
+    for (uint32_t i = 0; i < s->max_readers && index == s->max_readers; i++) {
+        int got = flatipc_i_lock_reader(r, i);
+        if (got < 0) {
+            return got;
+        }
+        if (got == 1) {
+            index = i;
+        }
+    }
+    if (index == s->max_readers) {
+        flatipc_i_detail(s, "max_readers", s->max_readers, s->max_readers);
+        return FLATIPC_E_READERS_FULL;
+    }
+    r->index = index;
+    r->holds_entry = 1;
+    size_t e = flatipc_i_rd(s, index);
+    /* Informational fields, written by the lock holder only. */
+    flatipc_i_st64(r->data, e + FLATIPC_I_RD_PID, (uint64_t)getpid(), __ATOMIC_RELAXED);
+    flatipc_i_st64(r->data, e + FLATIPC_I_RD_ATTACH_NS, flatipc_i_clock_ns(CLOCK_REALTIME),
+                   __ATOMIC_RELAXED);
+    /* The entry's previous reader, if it died attached, may still be counted as parking. */
+    flatipc_i_take_back_may_park(r, index);
+    uint32_t *state = (uint32_t *)(void *)(r->data + e + FLATIPC_I_RD_STATE);
+    uint32_t before = __atomic_load_n(state, __ATOMIC_RELAXED);
+    uint32_t claimed = ((before & ~FLATIPC_I_STATE_MASK) + 0x100u) | FLATIPC_I_STATE_CLAIMED;
+    __atomic_store_n(state, claimed, __ATOMIC_RELAXED);
+    uint64_t bit = UINT64_C(1) << index;
+    __atomic_fetch_and((uint64_t *)(void *)(s->base + FLATIPC_I_OFF_READERS_PARKED), ~bit,
+                       __ATOMIC_RELAXED);
+    uint32_t *may_park =
+        (uint32_t *)(void *)(s->base + flatipc_i_peer(FLATIPC_I_READER) + FLATIPC_I_PEER_MAY_PARK);
+    if (o->wait.kind == FLATIPC_WAIT_SPIN_THEN_PARK) {
+        flatipc_i_st32(r->data, e + FLATIPC_I_RD_PARKS, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(may_park, 1u, __ATOMIC_RELAXED);
+        r->counted_may_park = 1;
+    }
+    /* Join: a provisional cursor no newer than anything the writer may still publish (the
+     * writer holds back, clamped to its last lap, until the final one below is stored). */
+    uint64_t *read_pos = (uint64_t *)(void *)(r->data + e + FLATIPC_I_RD_READ_POS);
+    uint32_t generation = claimed & ~FLATIPC_I_STATE_MASK;
+    uint64_t provisional = flatipc_i_ld64(s->base, FLATIPC_I_OFF_WRITE_POS, __ATOMIC_ACQUIRE);
+    __atomic_store_n(read_pos, provisional, __ATOMIC_RELAXED);
+    flatipc_i_st32(r->data, e + FLATIPC_I_RD_POLICY, r->policy, __ATOMIC_RELAXED);
+    /* Release: pairs with the writer's Acquire load of `state` in its rescan; the policy must
+     * be stored before it (the writer reads it after seeing `active`). */
+    __atomic_store_n(state, generation | FLATIPC_I_STATE_ACTIVE, __ATOMIC_RELEASE);
+    /* SYNC POINT J (SeqCst fence): pairs with the fence that starts the writer's rescan. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    uint64_t start = flatipc_i_ld64(s->base, FLATIPC_I_OFF_WRITE_POS, __ATOMIC_ACQUIRE);
+    /* Release: pairs with the writer's Acquire load of read_pos in its rescan. */
+    __atomic_store_n(read_pos, start, __ATOMIC_RELEASE);
+    if (start >= FLATIPC_MAX_POSITION) {
+        flatipc_i_detail(s, "positions", start, start);
+        return FLATIPC_E_CORRUPT; /* the caller's close hands the entry back */
+    }
+    uint64_t oldest = start > s->capacity - 1 ? start - (s->capacity - 1) : 0;
+    r->pos = start;
+    r->cached_write = start;
+    r->last = start;
+    if (o->policy == FLATIPC_POLICY_LOSSY) {
+        r->lossy = 1;
+        r->lossy_pos = o->start == FLATIPC_START_OLDEST ? oldest : start;
+        r->lossy_end = UINT64_MAX;
+    } else if (o->start == FLATIPC_START_OLDEST) {
+        r->lossy = 1;
+        r->lossy_pos = oldest;
+        r->lossy_end = start;
+    }
+    return FLATIPC_OK;
+}
+
+/** Leaves: the entry is freed (same generation, Release: the writer stops honouring the cursor
+ *  once it sees it), its may_park count taken back (`parks`), and only then the entry lock
+ *  released, so this reader never overwrites the `state` of a reader that claims the entry
+ *  after it. Idempotent. */
+static inline void flatipc_i_breader_close(flatipc_i_breader *r) {
+    flatipc_segment *s = &r->seg;
+    if (s->base == NULL) {
+        return;
+    }
+    if (r->holds_entry) {
+        size_t e = flatipc_i_rd(s, r->index);
+        uint32_t *state = (uint32_t *)(void *)(r->data + e + FLATIPC_I_RD_STATE);
+        uint32_t v = __atomic_load_n(state, __ATOMIC_RELAXED);
+        /* Release: pairs with the Acquire load of `state` in the writer's rescan. */
+        __atomic_store_n(state, (v & ~FLATIPC_I_STATE_MASK) | FLATIPC_I_STATE_FREE,
+                         __ATOMIC_RELEASE);
+        if (r->counted_may_park) {
+            flatipc_i_take_back_may_park(r, r->index);
+        }
+        flatipc_i_ofd_unlock(s->fd, FLATIPC_DATA_OFFSET + e);
+        r->holds_entry = 0;
+        flatipc_i_parking p = flatipc_i_parking_of(s, FLATIPC_I_WRITER);
+        flatipc_i_wake(&p);
+    }
+    flatipc_i_segment_close(s); /* closing the file drops the reader peer byte's read lock */
+    r->held = 0;
+}
+
+/** Copies the unit at `pos` out of its slot (Relaxed 8-byte atomic loads only): the message
+ *  (typed), or the frame header and as many message bytes as it claims, bounded by the slot
+ *  (stream; the size may be torn, it is checked once the seqlock says the copy is whole). */
+static inline void flatipc_i_bcopy(flatipc_i_breader *r, uint64_t pos) {
+    const flatipc_segment *s = &r->seg;
+    const uint8_t *slot = flatipc_i_bslot(s, r->data, pos);
+    if (!r->framed) {
+        /* copy_size <= slot_size (checked at open); the buffer holds it (checked at attach). */
+        flatipc_i_load_words(r->buffer, slot, r->copy_size);
+        return;
+    }
+    r->copy_header[0] = __atomic_load_n((const uint64_t *)(const void *)slot, __ATOMIC_RELAXED);
+    r->copy_header[1] =
+        __atomic_load_n((const uint64_t *)(const void *)(slot + 8), __ATOMIC_RELAXED);
+    uint64_t size = r->copy_header[0] & 0xFFFFFFFFu;
+    uint64_t room = (uint64_t)s->slot_size - FLATIPC_FRAME_HEADER;
+    uint64_t len = size < room ? size : room;
+    r->copy_fits = len <= r->buffer_size;
+    if (r->copy_fits) {
+        /* len <= slot_size - 16, a multiple of 16: the words stay inside the slot. */
+        flatipc_i_load_words(r->buffer, slot + FLATIPC_FRAME_HEADER, (size_t)len);
+    }
+}
+
+/** A lossy read (PROTOCOL.md §5 "Lossy readers"): 1 copied (`*position`, `*missed` set), 0
+ *  nothing new, or FLATIPC_E_CORRUPT / FLATIPC_E_CORRUPT_FRAME (a sequence word below the
+ *  position's: skipped and counted missed, so that it cannot wedge the reader). */
+static inline int flatipc_i_lossy_read(flatipc_i_breader *r, uint64_t *position,
+                                       uint64_t *missed) {
+    const flatipc_segment *s = &r->seg;
+    uint64_t cap = s->capacity;
+    /* A reader that keeps losing the race to a writer lapping it returns "nothing new" after a
+     * few tries; the skipped count is kept for the next valid copy. */
+    for (int attempt = 0; attempt < 4; attempt++) {
+        /* SYNC POINT A (Acquire): pairs with the writer's Release store of write_pos. */
+        uint64_t write = flatipc_i_ld64(s->base, FLATIPC_I_OFF_WRITE_POS, __ATOMIC_ACQUIRE);
+        if (write == r->lossy_pos || r->lossy_pos >= r->lossy_end) {
+            return 0;
+        }
+        if (write < r->lossy_pos || write >= FLATIPC_MAX_POSITION) {
+            flatipc_i_detail(&r->seg, "positions", write, r->lossy_pos);
+            return FLATIPC_E_CORRUPT;
+        }
+        if (write - r->lossy_pos > cap - 1) {
+            /* Lapped: resume at the oldest unit that cannot be being overwritten now. */
+            uint64_t oldest = write - (cap - 1);
+            oldest = oldest < r->lossy_end ? oldest : r->lossy_end;
+            r->lossy_missed += oldest - r->lossy_pos;
+            r->lossy_pos = oldest;
+            if (r->lossy_pos == r->lossy_end) {
+                return 0;
+            }
+        }
+        uint64_t p = r->lossy_pos;
+        uint64_t *seq = flatipc_i_bseq(s, r->data, p);
+        /* SYNC POINT L (Acquire): pairs with the writer's Release store of 2p + 2. */
+        uint64_t before = __atomic_load_n(seq, __ATOMIC_ACQUIRE);
+        if (before == 2 * p + 2) {
+            flatipc_i_bcopy(r, p);
+            /* SYNC POINT L (Acquire fence): pairs with the writer's Release fence after 2p + 1:
+             * if the copy read any byte of a later unit, `after` differs. */
+            __atomic_thread_fence(__ATOMIC_ACQUIRE);
+            uint64_t after = __atomic_load_n(seq, __ATOMIC_RELAXED);
+            if (after == before) {
+                r->lossy_pos = p + 1;
+                *position = p;
+                *missed = r->lossy_missed;
+                r->lossy_missed = 0;
+                return 1;
+            }
+        } else if (before < 2 * p + 2) {
+            /* Published units always carry their own or a later sequence word. */
+            r->lossy_missed++;
+            r->lossy_pos = p + 1;
+            flatipc_i_detail(&r->seg, "seq", before, 2 * p + 2);
+            r->seg.detail.pid_or_position = p;
+            return FLATIPC_E_CORRUPT_FRAME;
+        }
+        /* Overwritten before or during the copy: skip it and look again. */
+        r->lossy_missed++;
+        r->lossy_pos = p + 1;
+    }
+    return 0;
+}
+
+/** The next message, if one is ready: 1 (in place if `*in_place`, else copied; `*missed`
+ *  set), 0 nothing new, or an error (PROTOCOL.md §5, the Rust ReaderEnd::poll). */
+static inline int flatipc_i_bpoll(flatipc_i_breader *r, int *in_place, uint64_t *missed) {
+    if (r->lossy) {
+        uint64_t position = 0;
+        int rc = flatipc_i_lossy_read(r, &position, missed);
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc == 1) {
+            r->last = position;
+            r->missed_total += *missed;
+            size_t e = flatipc_i_rd(&r->seg, r->index);
+            if (r->policy == FLATIPC_POLICY_LOSSY) {
+                /* For observers only; the writer ignores lossy cursors. */
+                flatipc_i_st64(r->data, e + FLATIPC_I_RD_READ_POS, position + 1,
+                               __ATOMIC_RELAXED);
+            }
+            flatipc_i_st64(r->data, e + FLATIPC_I_RD_MISSED, r->missed_total, __ATOMIC_RELAXED);
+            *in_place = 0;
+            return 1;
+        }
+        if (r->policy == FLATIPC_POLICY_LOSSY || r->lossy_pos < r->pos) {
+            return 0;
+        }
+        /* The tethered backlog is done: continue in place at the cursor, reporting what the
+         * backlog lost with the first message read there. */
+        r->missed_total += r->lossy_missed;
+        r->backlog_missed = r->lossy_missed;
+        r->lossy_missed = 0;
+        r->lossy = 0;
+    }
+    if (r->pos == r->cached_write) {
+        /* SYNC POINT A (Acquire): pairs with the writer's Release store of write_pos. */
+        uint64_t w = flatipc_i_ld64(r->seg.base, FLATIPC_I_OFF_WRITE_POS, __ATOMIC_ACQUIRE);
+        if (!flatipc_i_check(r->pos, w, r->seg.capacity)) {
+            flatipc_i_detail(&r->seg, "positions", w, r->pos);
+            return FLATIPC_E_CORRUPT;
+        }
+        r->cached_write = w;
+        if (w == r->pos) {
+            return 0;
+        }
+    }
+    r->last = r->pos;
+    *missed = r->backlog_missed;
+    r->backlog_missed = 0;
+    *in_place = 1;
+    return 1;
+}
+
+/** Releases the message read in place (tethered), waking a parked writer. */
+static inline void flatipc_i_brelease(flatipc_i_breader *r) {
+    r->pos++;
+    /* SYNC POINT B (Release): pairs with the writer's Acquire load of this cursor in its
+     * rescan: the slot may be overwritten once the writer sees it. */
+    flatipc_i_st64(r->data, flatipc_i_rd(&r->seg, r->index) + FLATIPC_I_RD_READ_POS, r->pos,
+                   __ATOMIC_RELEASE);
+    flatipc_i_parking p = flatipc_i_parking_of(&r->seg, FLATIPC_I_WRITER);
+    flatipc_i_wake(&p);
+}
+
+static inline uint64_t flatipc_i_bnext(const flatipc_i_breader *r) {
+    return r->lossy ? r->lossy_pos : r->pos;
+}
+
+/** Nothing ready: FLATIPC_E_EMPTY, or FLATIPC_E_DISCONNECTED when the writer has left and
+ *  nothing it published is left to read. */
+static inline int flatipc_i_bempty_or_disconnected(flatipc_i_breader *r) {
+    if (!flatipc_i_writer_left(&r->seg, &r->empty_polls)) {
+        return FLATIPC_E_EMPTY;
+    }
+    uint64_t w = flatipc_i_ld64(r->seg.base, FLATIPC_I_OFF_WRITE_POS, __ATOMIC_ACQUIRE);
+    return w > flatipc_i_bnext(r) ? FLATIPC_E_EMPTY : FLATIPC_E_DISCONNECTED;
+}
+
+static inline int flatipc_i_bnew_cb(void *ctx) {
+    const flatipc_i_breader *r = (const flatipc_i_breader *)ctx;
+    return flatipc_i_ld64(r->seg.base, FLATIPC_I_OFF_WRITE_POS, __ATOMIC_ACQUIRE) >
+                   flatipc_i_bnext(r)
+               ? 1
+               : 0;
+}
+
+static inline int flatipc_i_bwriter_gone_cb(void *ctx) {
+    return flatipc_i_writer_gone(&((flatipc_i_breader *)ctx)->seg) ? FLATIPC_E_DISCONNECTED : 0;
+}
+
+/** The next message: without waiting (`wait` 0: FLATIPC_E_EMPTY when there is none) or
+ *  waiting per the wait strategy until `deadline`. 1 found, or an error. */
+static inline int flatipc_i_bnext_message(flatipc_i_breader *r, int wait, uint64_t deadline,
+                                          int *in_place, uint64_t *missed) {
+    if (r->seg.base == NULL || !r->holds_entry || r->held) {
+        return FLATIPC_E_STATE;
+    }
+    for (;;) {
+        int rc = flatipc_i_bpoll(r, in_place, missed);
+        if (rc != 0) {
+            return rc;
+        }
+        if (!wait) {
+            return flatipc_i_bempty_or_disconnected(r);
+        }
+        flatipc_i_parking p = flatipc_i_parking_of(&r->seg, FLATIPC_I_READER);
+        p.parked = FLATIPC_I_OFF_READERS_PARKED;
+        p.bit = UINT64_C(1) << r->index;
+        rc = flatipc_i_wait_for(r->wait, &p, deadline, flatipc_i_bnew_cb,
+                                flatipc_i_bwriter_gone_cb, r);
+        if (rc == FLATIPC_E_DISCONNECTED) {
+            /* The writer died: deliver what it published first. */
+            rc = flatipc_i_bpoll(r, in_place, missed);
+            if (rc == 0) {
+                r->empty_polls = FLATIPC_I_WRITER_SEEN_GONE;
+                return FLATIPC_E_DISCONNECTED;
+            }
+            return rc;
+        }
+        if (rc < 0) {
+            return rc;
+        }
+    }
+}
+
+/** Releases the message handed out last (a tethered reader's cursor moves on). */
+static inline int flatipc_i_bdone(flatipc_i_breader *r) {
+    if (r->seg.base == NULL || !r->held) {
+        return FLATIPC_E_STATE;
+    }
+    r->held = 0;
+    if (r->held_in_place) {
+        r->held_in_place = 0;
+        flatipc_i_brelease(r);
+    }
+    return FLATIPC_OK;
+}
+
+/** Opens the segment of `sp` and attaches a reader; `need` is the buffer size its copies need. */
+static inline int flatipc_i_breader_open(flatipc_i_breader *r, const char *name,
+                                         const flatipc_i_spec *sp,
+                                         const flatipc_broadcast_reader_options *o, size_t need,
+                                         int mode) {
+    memset(r, 0, sizeof *r);
+    flatipc_i_segment_reset(&r->seg);
+    flatipc_broadcast_reader_options d = flatipc_broadcast_reader_options_default();
+    const flatipc_broadcast_reader_options *opt = o != NULL ? o : &d;
+    if ((opt->policy != FLATIPC_POLICY_TETHERED && opt->policy != FLATIPC_POLICY_LOSSY) ||
+        (opt->start != FLATIPC_START_NEXT && opt->start != FLATIPC_START_OLDEST)) {
+        return FLATIPC_E_INVALID_ARGUMENT;
+    }
+    int copies = opt->policy == FLATIPC_POLICY_LOSSY || opt->start == FLATIPC_START_OLDEST;
+    if (copies && (opt->buffer == NULL || opt->buffer_size < need)) {
+        r->seg.detail.field = "buffer_size";
+        r->seg.detail.found = opt->buffer == NULL ? 0 : (uint64_t)opt->buffer_size;
+        r->seg.detail.expected = (uint64_t)need;
+        return FLATIPC_E_INVALID_ARGUMENT;
+    }
+    int rc = flatipc_i_bsegment(&r->seg, name, sp, mode);
+    if (rc == FLATIPC_OK) {
+        rc = flatipc_i_breader_attach(r, opt);
+    }
+    if (rc != FLATIPC_OK) {
+        flatipc_detail det = r->seg.detail;
+        flatipc_i_breader_close(r);
+        r->seg.detail = det;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Typed broadcast ring (kind 3, PROTOCOL.md §5)                                              */
+
+/** The writing end of a typed broadcast ring. */
+typedef struct flatipc_broadcast_writer {
+    flatipc_i_bwriter end;
+    flatipc_message type;
+} flatipc_broadcast_writer;
+
+/** A reading end of a typed broadcast ring. */
+typedef struct flatipc_broadcast_reader {
+    flatipc_i_breader end;
+    flatipc_message type;
+} flatipc_broadcast_reader;
+
+static inline int flatipc_i_bcast_writer(flatipc_broadcast_writer *w, const char *name,
+                                         const flatipc_message *type,
+                                         const flatipc_broadcast_options *o, flatipc_wait wait,
+                                         int mode) {
+    if (type == NULL) {
+        memset(w, 0, sizeof *w);
+        flatipc_i_segment_reset(&w->end.seg);
+        return FLATIPC_E_INVALID_ARGUMENT;
+    }
+    flatipc_i_spec sp;
+    flatipc_i_bspec(&sp, FLATIPC_KIND_BROADCAST, type, 1, type->size, o);
+    int rc = flatipc_i_bwriter_open(&w->end, name, &sp, wait, mode);
+    w->type = *type;
+    return rc;
+}
+
+/** Creates segment `name` (kind 3, carrying `type`) and attaches as its writer. */
+static inline int flatipc_broadcast_writer_create(flatipc_broadcast_writer *w, const char *name,
+                                                  const flatipc_message *type,
+                                                  const flatipc_broadcast_options *o) {
+    flatipc_broadcast_options d = flatipc_broadcast_options_default();
+    const flatipc_broadcast_options *opt = o != NULL ? o : &d;
+    return flatipc_i_bcast_writer(w, name, type, opt, opt->wait, 0);
+}
+
+/** Opens the existing ring and attaches as its writer (a restarted writer continues after the
+ *  last published message; attached readers stay attached). */
+static inline int flatipc_broadcast_writer_open(flatipc_broadcast_writer *w, const char *name,
+                                                const flatipc_message *type, flatipc_wait wait) {
+    return flatipc_i_bcast_writer(w, name, type, NULL, wait, 1);
+}
+
+/** Opens the ring, or creates it (replacing a stale one), and attaches as its writer. */
+static inline int flatipc_broadcast_writer_open_or_create(flatipc_broadcast_writer *w,
+                                                          const char *name,
+                                                          const flatipc_message *type,
+                                                          const flatipc_broadcast_options *o) {
+    flatipc_broadcast_options d = flatipc_broadcast_options_default();
+    const flatipc_broadcast_options *opt = o != NULL ? o : &d;
+    return flatipc_i_bcast_writer(w, name, type, opt, opt->wait, 2);
+}
+
+/** Detaches (readers then see the disconnect after draining) and unmaps. Idempotent. */
+static inline void flatipc_broadcast_writer_close(flatipc_broadcast_writer *w) {
+    flatipc_i_bwriter_close(&w->end);
+}
+
+/** Copies `message` (type.size bytes) into the next slot and publishes it to every reader.
+ *  FLATIPC_E_FULL (a tethered reader has not read the oldest slot yet), FLATIPC_E_CORRUPT. */
+static inline int flatipc_broadcast_writer_try_send(flatipc_broadcast_writer *w,
+                                                    const void *message) {
+    if (w->end.seg.base == NULL || message == NULL) {
+        return FLATIPC_E_STATE;
+    }
+    int rc = flatipc_i_btry_reserve(&w->end);
+    if (rc == FLATIPC_OK) {
+        flatipc_i_bpublish(&w->end, NULL, message, w->type.size);
+    }
+    return rc;
+}
+
+/** Sends, waiting for tethered readers per the wait strategy at most `timeout_ns` (negative:
+ *  forever). FLATIPC_E_TIMEOUT, FLATIPC_E_CORRUPT. */
+static inline int flatipc_broadcast_writer_send(flatipc_broadcast_writer *w, const void *message,
+                                                int64_t timeout_ns) {
+    if (w->end.seg.base == NULL || message == NULL) {
+        return FLATIPC_E_STATE;
+    }
+    int rc = flatipc_i_breserve(&w->end, flatipc_i_deadline(timeout_ns));
+    if (rc == FLATIPC_OK) {
+        flatipc_i_bpublish(&w->end, NULL, message, w->type.size);
+    }
+    return rc;
+}
+
+/** Lends `staging` (the caller's memory, type.size bytes, aligned for the type), zeroed, to
+ *  build the next message in; commit copies it into the ring. A broadcast writer never lends
+ *  ring memory: a lossy reader may be copying any slot with atomic loads at any moment. */
+static inline int flatipc_broadcast_writer_loan(flatipc_broadcast_writer *w, void *staging) {
+    if (w->end.seg.base == NULL || staging == NULL) {
+        return FLATIPC_E_STATE;
+    }
+    memset(staging, 0, w->type.size);
+    w->end.staging = staging;
+    w->end.loaned = 1;
+    return FLATIPC_OK;
+}
+
+/** Publishes the loaned message, waiting for room as send does (at most `timeout_ns`; on an
+ *  error the loan stays outstanding and commit may be retried). */
+static inline int flatipc_broadcast_writer_commit(flatipc_broadcast_writer *w,
+                                                  int64_t timeout_ns) {
+    if (w->end.seg.base == NULL || !w->end.loaned) {
+        return FLATIPC_E_STATE;
+    }
+    int rc = flatipc_i_breserve(&w->end, flatipc_i_deadline(timeout_ns));
+    if (rc == FLATIPC_OK) {
+        w->end.loaned = 0;
+        flatipc_i_bpublish(&w->end, NULL, w->end.staging, w->type.size);
+    }
+    return rc;
+}
+
+/** Messages published since the segment was created. */
+static inline uint64_t flatipc_broadcast_writer_position(const flatipc_broadcast_writer *w) {
+    return w->end.pos;
+}
+
+static inline int flatipc_i_bcast_reader(flatipc_broadcast_reader *r, const char *name,
+                                         const flatipc_message *type,
+                                         const flatipc_broadcast_options *ring,
+                                         const flatipc_broadcast_reader_options *o, int mode) {
+    if (type == NULL) {
+        memset(r, 0, sizeof *r);
+        flatipc_i_segment_reset(&r->end.seg);
+        return FLATIPC_E_INVALID_ARGUMENT;
+    }
+    flatipc_i_spec sp;
+    flatipc_i_bspec(&sp, FLATIPC_KIND_BROADCAST, type, 1, type->size, ring);
+    int rc = flatipc_i_breader_open(&r->end, name, &sp, o, type->size, mode);
+    r->end.copy_size = type->size;
+    r->type = *type;
+    return rc;
+}
+
+/** Opens the ring `name` and attaches a new reader (`o` NULL: tethered, next, default wait).
+ *  FLATIPC_E_READERS_FULL when every reader entry is held by a live reader. */
+static inline int flatipc_broadcast_reader_open(flatipc_broadcast_reader *r, const char *name,
+                                                const flatipc_message *type,
+                                                const flatipc_broadcast_reader_options *o) {
+    return flatipc_i_bcast_reader(r, name, type, NULL, o, 1);
+}
+
+/** Opens the ring, or creates it with `ring` (a reader may start before the writer), and
+ *  attaches a new reader. */
+static inline int flatipc_broadcast_reader_open_or_create(
+    flatipc_broadcast_reader *r, const char *name, const flatipc_message *type,
+    const flatipc_broadcast_options *ring, const flatipc_broadcast_reader_options *o) {
+    return flatipc_i_bcast_reader(r, name, type, ring, o, 2);
+}
+
+/** Leaves the ring (a tethered reader no longer holds the writer back) and unmaps. */
+static inline void flatipc_broadcast_reader_close(flatipc_broadcast_reader *r) {
+    flatipc_i_breader_close(&r->end);
+}
+
+static inline int flatipc_i_bcast_hand_out(flatipc_broadcast_reader *r, int rc, int in_place,
+                                           uint64_t missed, flatipc_broadcast_message *m) {
+    if (rc < 0) {
+        memset(m, 0, sizeof *m);
+        return rc;
+    }
+    flatipc_i_breader *e = &r->end;
+    m->data = in_place ? (const void *)flatipc_i_bslot(&e->seg, e->data, e->pos)
+                       : (const void *)e->buffer;
+    m->position = e->last;
+    m->missed = missed;
+    e->held = 1;
+    e->held_in_place = (uint32_t)in_place;
+    return FLATIPC_OK;
+}
+
+/** Receives the next message if one is ready: in place (tethered) or as a validated copy in
+ *  the reader's buffer (lossy); release it when done. FLATIPC_E_EMPTY, FLATIPC_E_DISCONNECTED
+ *  (writer gone, everything it published read or skipped; reported again on every later
+ *  call), FLATIPC_E_CORRUPT, FLATIPC_E_CORRUPT_FRAME (a bad sequence word: the message was
+ *  skipped and counted missed; the next call moves on), FLATIPC_E_STATE. On an error `*m` is
+ *  zeroed. The bytes are the writer's: validate fields before trusting them. */
+static inline int flatipc_broadcast_reader_try_recv(flatipc_broadcast_reader *r,
+                                                    flatipc_broadcast_message *m) {
+    int in_place = 0;
+    uint64_t missed = 0;
+    if (m == NULL) {
+        return FLATIPC_E_STATE;
+    }
+    int rc = flatipc_i_bnext_message(&r->end, 0, 0, &in_place, &missed);
+    return flatipc_i_bcast_hand_out(r, rc, in_place, missed, m);
+}
+
+/** Receives the next message, waiting per the wait strategy at most `timeout_ns` (negative:
+ *  forever). As try_recv, with FLATIPC_E_TIMEOUT instead of FLATIPC_E_EMPTY. */
+static inline int flatipc_broadcast_reader_recv(flatipc_broadcast_reader *r,
+                                                flatipc_broadcast_message *m,
+                                                int64_t timeout_ns) {
+    int in_place = 0;
+    uint64_t missed = 0;
+    if (m == NULL) {
+        return FLATIPC_E_STATE;
+    }
+    int rc = flatipc_i_bnext_message(&r->end, 1, flatipc_i_deadline(timeout_ns), &in_place,
+                                     &missed);
+    return flatipc_i_bcast_hand_out(r, rc, in_place, missed, m);
+}
+
+/** Releases the message from the last recv (a tethered reader's slot goes back to the writer;
+ *  for a copy it only ends the hand-out). */
+static inline int flatipc_broadcast_reader_release(flatipc_broadcast_reader *r) {
+    return flatipc_i_bdone(&r->end);
+}
+
+/** Messages this reader missed because the writer lapped it (lossy readers, and the backlog
+ *  of a tethered reader that started at the oldest message). */
+static inline uint64_t flatipc_broadcast_reader_missed(const flatipc_broadcast_reader *r) {
+    return r->end.missed_total;
+}
+
+/** Whether a writer is attached (a live process holds the writer lock). */
+static inline int flatipc_broadcast_reader_writer_alive(const flatipc_broadcast_reader *r) {
+    return r->end.seg.base != NULL && flatipc_i_peer_alive(&r->end.seg, FLATIPC_I_WRITER);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Broadcast stream (kind 4, PROTOCOL.md §6): a library's frames, one per slot               */
+
+typedef struct flatipc_broadcast_stream_writer {
+    flatipc_i_bwriter end;
+    flatipc_message messages[FLATIPC_MAX_MESSAGES];
+    uint32_t count;
+} flatipc_broadcast_stream_writer;
+
+typedef struct flatipc_broadcast_stream_reader {
+    flatipc_i_breader end;
+    flatipc_message messages[FLATIPC_MAX_MESSAGES];
+    uint32_t count;
+} flatipc_broadcast_stream_reader;
+
+static inline int flatipc_i_bstream_writer(flatipc_broadcast_stream_writer *w, const char *name,
+                                           const flatipc_message *messages, size_t count,
+                                           const flatipc_broadcast_options *o, flatipc_wait wait,
+                                           int mode) {
+    int64_t largest = flatipc_i_btable(messages, count);
+    w->count = 0;
+    if (largest < 0) {
+        memset(&w->end, 0, sizeof w->end);
+        flatipc_i_segment_reset(&w->end.seg);
+        return FLATIPC_E_INVALID_ARGUMENT;
+    }
+    flatipc_i_spec sp;
+    flatipc_i_bspec(&sp, FLATIPC_KIND_BROADCAST_STREAM, messages, (uint32_t)count,
+                    (uint32_t)largest, o);
+    int rc = flatipc_i_bwriter_open(&w->end, name, &sp, wait, mode);
+    memcpy(w->messages, messages, count * sizeof *messages);
+    w->count = (uint32_t)count;
+    return rc;
+}
+
+/** Creates broadcast stream `name` carrying `messages` (1 to 32 entries) and attaches as its
+ *  writer. Slots hold a frame of the largest message. */
+static inline int flatipc_broadcast_stream_writer_create(flatipc_broadcast_stream_writer *w,
+                                                         const char *name,
+                                                         const flatipc_message *messages,
+                                                         size_t count,
+                                                         const flatipc_broadcast_options *o) {
+    flatipc_broadcast_options d = flatipc_broadcast_options_default();
+    const flatipc_broadcast_options *opt = o != NULL ? o : &d;
+    return flatipc_i_bstream_writer(w, name, messages, count, opt, opt->wait, 0);
+}
+
+static inline int flatipc_broadcast_stream_writer_open(flatipc_broadcast_stream_writer *w,
+                                                       const char *name,
+                                                       const flatipc_message *messages,
+                                                       size_t count, flatipc_wait wait) {
+    return flatipc_i_bstream_writer(w, name, messages, count, NULL, wait, 1);
+}
+
+static inline int flatipc_broadcast_stream_writer_open_or_create(
+    flatipc_broadcast_stream_writer *w, const char *name, const flatipc_message *messages,
+    size_t count, const flatipc_broadcast_options *o) {
+    flatipc_broadcast_options d = flatipc_broadcast_options_default();
+    const flatipc_broadcast_options *opt = o != NULL ? o : &d;
+    return flatipc_i_bstream_writer(w, name, messages, count, opt, opt->wait, 2);
+}
+
+static inline void flatipc_broadcast_stream_writer_close(flatipc_broadcast_stream_writer *w) {
+    flatipc_i_bwriter_close(&w->end);
+}
+
+/** Checks that message `id` of `size` bytes is in the writer's table and fits a slot. */
+static inline int flatipc_i_bstream_check(flatipc_broadcast_stream_writer *w, uint32_t id,
+                                          uint32_t size) {
+    if (w->end.seg.base == NULL) {
+        return FLATIPC_E_STATE;
+    }
+    int known = 0;
+    for (uint32_t i = 0; i < w->count && !known; i++) {
+        known = w->messages[i].id == id && w->messages[i].size == size;
+    }
+    if (!known) {
+        return FLATIPC_E_UNKNOWN_MESSAGE;
+    }
+    uint64_t room = (uint64_t)w->end.seg.slot_size - FLATIPC_FRAME_HEADER;
+    if (size > room) {
+        flatipc_i_detail(&w->end.seg, "message size", size, room);
+        return FLATIPC_E_SLOT_TOO_SMALL;
+    }
+    return FLATIPC_OK;
+}
+
+/** Frame header words: size and id; version 0, flags 0, reserved 0 (PROTOCOL.md §4). */
+static inline void flatipc_i_bstream_publish(flatipc_broadcast_stream_writer *w, uint32_t id,
+                                             uint32_t size, const void *message) {
+    uint64_t head[2];
+    head[0] = (uint64_t)size | ((uint64_t)id << 32);
+    head[1] = 0;
+    flatipc_i_bpublish(&w->end, head, message, size);
+}
+
+/** Copies message `id` (`size` bytes at `message`) into the next slot and publishes it.
+ *  FLATIPC_E_FULL, FLATIPC_E_UNKNOWN_MESSAGE, FLATIPC_E_SLOT_TOO_SMALL, FLATIPC_E_CORRUPT. */
+static inline int flatipc_broadcast_stream_writer_try_send(flatipc_broadcast_stream_writer *w,
+                                                           uint32_t id, uint32_t size,
+                                                           const void *message) {
+    int rc = flatipc_i_bstream_check(w, id, size);
+    if (rc == FLATIPC_OK && message == NULL) {
+        rc = FLATIPC_E_STATE;
+    }
+    if (rc == FLATIPC_OK) {
+        rc = flatipc_i_btry_reserve(&w->end);
+    }
+    if (rc == FLATIPC_OK) {
+        flatipc_i_bstream_publish(w, id, size, message);
+    }
+    return rc;
+}
+
+/** Sends, waiting for tethered readers at most `timeout_ns` (negative: forever). */
+static inline int flatipc_broadcast_stream_writer_send(flatipc_broadcast_stream_writer *w,
+                                                       uint32_t id, uint32_t size,
+                                                       const void *message, int64_t timeout_ns) {
+    int rc = flatipc_i_bstream_check(w, id, size);
+    if (rc == FLATIPC_OK && message == NULL) {
+        rc = FLATIPC_E_STATE;
+    }
+    if (rc == FLATIPC_OK) {
+        rc = flatipc_i_breserve(&w->end, flatipc_i_deadline(timeout_ns));
+    }
+    if (rc == FLATIPC_OK) {
+        flatipc_i_bstream_publish(w, id, size, message);
+    }
+    return rc;
+}
+
+/** Lends `staging` (the caller's memory, `size` bytes, aligned for the message), zeroed, for
+ *  message `id`; commit copies it into the ring (never ring memory, as for the typed ring). */
+static inline int flatipc_broadcast_stream_writer_loan(flatipc_broadcast_stream_writer *w,
+                                                       uint32_t id, uint32_t size,
+                                                       void *staging) {
+    int rc = flatipc_i_bstream_check(w, id, size);
+    if (rc == FLATIPC_OK && staging == NULL) {
+        rc = FLATIPC_E_STATE;
+    }
+    if (rc != FLATIPC_OK) {
+        return rc;
+    }
+    memset(staging, 0, size);
+    w->end.staging = staging;
+    w->end.loan_id = id;
+    w->end.loan_size = size;
+    w->end.loaned = 1;
+    return FLATIPC_OK;
+}
+
+/** Publishes the loaned message, waiting for room at most `timeout_ns` (on an error the loan
+ *  stays outstanding). */
+static inline int flatipc_broadcast_stream_writer_commit(flatipc_broadcast_stream_writer *w,
+                                                         int64_t timeout_ns) {
+    if (w->end.seg.base == NULL || !w->end.loaned) {
+        return FLATIPC_E_STATE;
+    }
+    int rc = flatipc_i_breserve(&w->end, flatipc_i_deadline(timeout_ns));
+    if (rc == FLATIPC_OK) {
+        w->end.loaned = 0;
+        flatipc_i_bstream_publish(w, w->end.loan_id, w->end.loan_size, w->end.staging);
+    }
+    return rc;
+}
+
+/** Messages published since the segment was created. */
+static inline uint64_t
+flatipc_broadcast_stream_writer_position(const flatipc_broadcast_stream_writer *w) {
+    return w->end.pos;
+}
+
+static inline int flatipc_i_bstream_reader(flatipc_broadcast_stream_reader *r, const char *name,
+                                           const flatipc_message *messages, size_t count,
+                                           const flatipc_broadcast_options *ring,
+                                           const flatipc_broadcast_reader_options *o, int mode) {
+    int64_t largest = flatipc_i_btable(messages, count);
+    r->count = 0;
+    if (largest < 0) {
+        memset(&r->end, 0, sizeof r->end);
+        flatipc_i_segment_reset(&r->end.seg);
+        return FLATIPC_E_INVALID_ARGUMENT;
+    }
+    flatipc_i_spec sp;
+    flatipc_i_bspec(&sp, FLATIPC_KIND_BROADCAST_STREAM, messages, (uint32_t)count,
+                    (uint32_t)largest, ring);
+    int rc = flatipc_i_breader_open(&r->end, name, &sp, o, (size_t)largest, mode);
+    r->end.framed = 1;
+    memcpy(r->messages, messages, count * sizeof *messages);
+    r->count = (uint32_t)count;
+    return rc;
+}
+
+/** Opens broadcast stream `name` and attaches a new reader. `messages` are the ids this reader
+ *  knows (ids both sides know must agree, else FLATIPC_E_TYPE_MISMATCH); a lossy reader's
+ *  buffer holds at least the largest of them. */
+static inline int flatipc_broadcast_stream_reader_open(flatipc_broadcast_stream_reader *r,
+                                                       const char *name,
+                                                       const flatipc_message *messages,
+                                                       size_t count,
+                                                       const flatipc_broadcast_reader_options *o) {
+    return flatipc_i_bstream_reader(r, name, messages, count, NULL, o, 1);
+}
+
+static inline int flatipc_broadcast_stream_reader_open_or_create(
+    flatipc_broadcast_stream_reader *r, const char *name, const flatipc_message *messages,
+    size_t count, const flatipc_broadcast_options *ring,
+    const flatipc_broadcast_reader_options *o) {
+    return flatipc_i_bstream_reader(r, name, messages, count, ring, o, 2);
+}
+
+static inline void flatipc_broadcast_stream_reader_close(flatipc_broadcast_stream_reader *r) {
+    flatipc_i_breader_close(&r->end);
+}
+
+/** Reads the frame header of a found message (in place: two atomic words; copied: the words
+ *  the copy took) and checks 16 + size <= slot_size (PROTOCOL.md §6 "Readers"); a frame that
+ *  fails is skipped (released) and reported as FLATIPC_E_CORRUPT_FRAME. */
+static inline int flatipc_i_bstream_hand_out(flatipc_broadcast_stream_reader *r, int rc,
+                                             int in_place, uint64_t missed,
+                                             flatipc_broadcast_frame *f) {
+    memset(f, 0, sizeof *f);
+    if (rc < 0) {
+        return rc;
+    }
+    flatipc_i_breader *e = &r->end;
+    uint64_t head[2];
+    const uint8_t *slot = flatipc_i_bslot(&e->seg, e->data, e->pos);
+    if (in_place) {
+        head[0] = __atomic_load_n((const uint64_t *)(const void *)slot, __ATOMIC_RELAXED);
+        head[1] = __atomic_load_n((const uint64_t *)(const void *)(slot + 8), __ATOMIC_RELAXED);
+    } else {
+        head[0] = e->copy_header[0];
+        head[1] = e->copy_header[1];
+    }
+    uint32_t size = (uint32_t)(head[0] & 0xFFFFFFFFu);
+    uint64_t room = (uint64_t)e->seg.slot_size - FLATIPC_FRAME_HEADER;
+    if (size > room) {
+        if (in_place) {
+            flatipc_i_brelease(e);
+        }
+        flatipc_i_detail(&e->seg, "size", size, room);
+        e->seg.detail.pid_or_position = e->last;
+        return FLATIPC_E_CORRUPT_FRAME;
+    }
+    f->size = size;
+    f->id = (uint32_t)(head[0] >> 32);
+    f->version = (uint16_t)(head[1] & 0xFFFFu);
+    f->flags = (uint16_t)((head[1] >> 16) & 0xFFFFu);
+    if (in_place) {
+        f->data = slot + FLATIPC_FRAME_HEADER;
+    } else {
+        f->data = e->copy_fits ? (const void *)e->buffer : NULL;
+    }
+    f->position = e->last;
+    f->missed = missed;
+    e->held = 1;
+    e->held_in_place = (uint32_t)in_place;
+    return FLATIPC_OK;
+}
+
+/** Receives the next frame if one is ready: in place (tethered) or as a validated copy
+ *  (lossy); release it when done. Frames may carry ids this reader does not know (skip them).
+ *  FLATIPC_E_EMPTY, FLATIPC_E_DISCONNECTED, FLATIPC_E_CORRUPT, FLATIPC_E_CORRUPT_FRAME (a bad
+ *  size or sequence word: the frame was skipped, the next call moves on), FLATIPC_E_STATE. On
+ *  an error `*f` is zeroed. */
+static inline int flatipc_broadcast_stream_reader_try_recv(flatipc_broadcast_stream_reader *r,
+                                                           flatipc_broadcast_frame *f) {
+    int in_place = 0;
+    uint64_t missed = 0;
+    if (f == NULL) {
+        return FLATIPC_E_STATE;
+    }
+    int rc = flatipc_i_bnext_message(&r->end, 0, 0, &in_place, &missed);
+    return flatipc_i_bstream_hand_out(r, rc, in_place, missed, f);
+}
+
+/** Receives the next frame, waiting at most `timeout_ns` (negative: forever). */
+static inline int flatipc_broadcast_stream_reader_recv(flatipc_broadcast_stream_reader *r,
+                                                       flatipc_broadcast_frame *f,
+                                                       int64_t timeout_ns) {
+    int in_place = 0;
+    uint64_t missed = 0;
+    if (f == NULL) {
+        return FLATIPC_E_STATE;
+    }
+    int rc = flatipc_i_bnext_message(&r->end, 1, flatipc_i_deadline(timeout_ns), &in_place,
+                                     &missed);
+    return flatipc_i_bstream_hand_out(r, rc, in_place, missed, f);
+}
+
+static inline int flatipc_broadcast_stream_reader_release(flatipc_broadcast_stream_reader *r) {
+    return flatipc_i_bdone(&r->end);
+}
+
+static inline uint64_t
+flatipc_broadcast_stream_reader_missed(const flatipc_broadcast_stream_reader *r) {
+    return r->end.missed_total;
+}
+
+static inline int
+flatipc_broadcast_stream_reader_writer_alive(const flatipc_broadcast_stream_reader *r) {
+    return r->end.seg.base != NULL && flatipc_i_peer_alive(&r->end.seg, FLATIPC_I_WRITER);
+}
+
+/** The frame's message as type `m`: the data pointer if the frame carries m's id and exactly
+ *  m's size, else NULL. The bytes still need the type's own validation. */
+static inline const void *flatipc_broadcast_frame_get(const flatipc_broadcast_frame *f,
+                                                      const flatipc_message *m) {
     return f->id == m->id && f->size == m->size ? f->data : NULL;
 }
 

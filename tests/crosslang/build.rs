@@ -1,6 +1,8 @@
 //! Generates the market-data schema for Rust (OUT_DIR) and C (OUT_DIR/include), then compiles
 //! the C peer (`c/peer.c`, against `runtime/include/flatipc.h`) with the system C compiler twice:
-//! optimised, and with AddressSanitizer and UndefinedBehaviorSanitizer.
+//! optimised, and with AddressSanitizer and UndefinedBehaviorSanitizer; and the threaded
+//! broadcast stress run (`c/tsan.c`) with ThreadSanitizer, if the compiler can (the test that
+//! runs it says so when it could not be built).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -41,7 +43,22 @@ fn main() -> Result<(), flatipc_gen::BuildError> {
         &source,
         &out.join("peer-asan"),
     );
+    // ThreadSanitizer cannot model fences (-Wtsan says so); every slot byte the broadcast rings
+    // share is an atomic, so no race can hide behind one.
+    let tsan = out.join("tsan");
+    let tsan_built = try_compile(
+        cc.path(),
+        &warnings,
+        &["-O1", "-g", "-fsanitize=thread", "-Wno-tsan", "-pthread"],
+        &includes,
+        &manifest.join("c/tsan.c"),
+        &tsan,
+    );
+    if let Err(e) = &tsan_built {
+        println!("cargo:warning=the ThreadSanitizer stress run is not built: {e}");
+    }
     let env = [
+        ("FLATIPC_XL_TSAN", if tsan_built.is_ok() { tsan } else { PathBuf::new() }),
         ("FLATIPC_XL_PEER", out.join("peer")),
         ("FLATIPC_XL_PEER_ASAN", out.join("peer-asan")),
         ("FLATIPC_XL_CC", cc.path().to_path_buf()),
@@ -65,20 +82,35 @@ fn compile(
     source: &Path,
     exe: &Path,
 ) {
+    if let Err(e) = try_compile(compiler, warnings, flags, includes, source, exe) {
+        panic!("{e}");
+    }
+}
+
+/// Compiles `source` into the executable `exe`, or says why it could not.
+fn try_compile(
+    compiler: &Path,
+    warnings: &[&str],
+    flags: &[&str],
+    includes: &[PathBuf],
+    source: &Path,
+    exe: &Path,
+) -> Result<(), String> {
     let mut command = Command::new(compiler);
     command.args(warnings).args(flags);
     for dir in includes {
         command.arg("-I").arg(dir);
     }
     command.arg(source).arg("-o").arg(exe);
-    let output = command.output().unwrap_or_else(|e| {
-        panic!("cannot run the C compiler {}: {e} (install gcc, or set CC)", compiler.display())
-    });
+    let output = command.output().map_err(|e| {
+        format!("cannot run the C compiler {}: {e} (install gcc, or set CC)", compiler.display())
+    })?;
     if !output.status.success() {
-        panic!(
+        return Err(format!(
             "{command:?} failed:\n{}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
-        );
+        ));
     }
+    Ok(())
 }

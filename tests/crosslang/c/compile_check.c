@@ -13,6 +13,8 @@ static const flatipc_message LIBRARY[2] = {
 
 int channel_use(const char *name);
 int stream_use(const char *name);
+int broadcast_use(const char *name);
+int broadcast_stream_use(const char *name);
 const char *describe(int code);
 
 int channel_use(const char *name) {
@@ -79,6 +81,73 @@ int stream_use(const char *name) {
     rc |= flatipc_stream_reader_writer_alive(&r);
     rc |= (int)flatipc_stream_reader_position(&r);
     flatipc_stream_reader_close(&r);
+    return rc;
+}
+
+int broadcast_use(const char *name) {
+    flatipc_broadcast_options o = flatipc_broadcast_options_default();
+    o.capacity = 64;
+    o.max_readers = 4;
+    flatipc_broadcast_writer w;
+    int rc = flatipc_broadcast_writer_create(&w, name, &QUOTE, &o);
+    rc |= flatipc_broadcast_writer_open(&w, name, &QUOTE, flatipc_wait_default());
+    rc |= flatipc_broadcast_writer_open_or_create(&w, name, &QUOTE, NULL);
+    market_data_Quote q;
+    memset(&q, 0, sizeof q);
+    rc |= flatipc_broadcast_writer_try_send(&w, &q);
+    rc |= flatipc_broadcast_writer_send(&w, &q, -1);
+    rc |= flatipc_broadcast_writer_loan(&w, &q);
+    q.sequence = 1;
+    rc |= flatipc_broadcast_writer_commit(&w, 1000);
+    rc |= (int)flatipc_broadcast_writer_position(&w);
+    flatipc_broadcast_writer_close(&w);
+    market_data_Quote copy;
+    flatipc_broadcast_reader_options ro = flatipc_broadcast_reader_options_default();
+    ro.policy = FLATIPC_POLICY_LOSSY;
+    ro.start = FLATIPC_START_OLDEST;
+    ro.buffer = &copy;
+    ro.buffer_size = sizeof copy;
+    flatipc_broadcast_reader r;
+    rc |= flatipc_broadcast_reader_open(&r, name, &QUOTE, &ro);
+    rc |= flatipc_broadcast_reader_open_or_create(&r, name, &QUOTE, &o, NULL);
+    flatipc_broadcast_message m;
+    rc |= flatipc_broadcast_reader_try_recv(&r, &m);
+    rc |= flatipc_broadcast_reader_recv(&r, &m, 100);
+    const market_data_Quote *got = (const market_data_Quote *)m.data;
+    rc |= (int)got->sequence + (int)m.position + (int)m.missed;
+    rc |= flatipc_broadcast_reader_release(&r);
+    rc |= (int)flatipc_broadcast_reader_missed(&r);
+    rc |= flatipc_broadcast_reader_writer_alive(&r);
+    flatipc_broadcast_reader_close(&r);
+    return rc;
+}
+
+int broadcast_stream_use(const char *name) {
+    flatipc_broadcast_stream_writer w;
+    int rc = flatipc_broadcast_stream_writer_create(&w, name, LIBRARY, 2, NULL);
+    rc |= flatipc_broadcast_stream_writer_open(&w, name, LIBRARY, 2, flatipc_wait_default());
+    rc |= flatipc_broadcast_stream_writer_open_or_create(&w, name, LIBRARY, 2, NULL);
+    market_data_Quote q;
+    memset(&q, 0, sizeof q);
+    rc |= flatipc_broadcast_stream_writer_try_send(&w, QUOTE.id, QUOTE.size, &q);
+    rc |= flatipc_broadcast_stream_writer_send(&w, QUOTE.id, QUOTE.size, &q, 10);
+    rc |= flatipc_broadcast_stream_writer_loan(&w, QUOTE.id, QUOTE.size, &q);
+    rc |= flatipc_broadcast_stream_writer_commit(&w, -1);
+    rc |= (int)flatipc_broadcast_stream_writer_position(&w);
+    flatipc_broadcast_stream_writer_close(&w);
+    flatipc_broadcast_stream_reader r;
+    rc |= flatipc_broadcast_stream_reader_open(&r, name, LIBRARY, 2, NULL);
+    rc |= flatipc_broadcast_stream_reader_open_or_create(&r, name, LIBRARY, 2, NULL, NULL);
+    flatipc_broadcast_frame f;
+    rc |= flatipc_broadcast_stream_reader_try_recv(&r, &f);
+    rc |= flatipc_broadcast_stream_reader_recv(&r, &f, -1);
+    const market_data_Quote *got =
+        (const market_data_Quote *)flatipc_broadcast_frame_get(&f, &QUOTE);
+    rc |= got != NULL ? (int)got->sequence : (int)f.version + (int)f.flags;
+    rc |= flatipc_broadcast_stream_reader_release(&r);
+    rc |= (int)flatipc_broadcast_stream_reader_missed(&r);
+    rc |= flatipc_broadcast_stream_reader_writer_alive(&r);
+    flatipc_broadcast_stream_reader_close(&r);
     return rc;
 }
 

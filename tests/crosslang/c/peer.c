@@ -6,7 +6,8 @@
  *                                     wait for the writer's disconnect;
  *                                     print "RECV <count> <checksum> DISCONNECTED"
  *   chan-drain  NAME WAIT             read until disconnected; print "FIRST <seq>" at the first
- *                                     message and "DRAINED <count> <last seq>" at the end
+ *                                     message and "DRAINED <count> <last seq> <n>" at the end,
+ *                                     n: how many of 5000 try_recv after it say disconnected
  *   chan-endless NAME                 send forever (until killed), slowly; "READY" once attached
  *   park-read   NAME ROUNDS           receive ROUNDS quotes with a parking reader; "GOT <seq>"
  *   park-write  NAME ROUNDS           send one quote per line read from stdin; "SENT <seq>"
@@ -16,6 +17,25 @@
  *   stream-corrupt NAME               print "RESULT <code>" and exit 0 unless it crashed
  *   stream-fuzz NAME SEED ITERS       scribble random bytes over an open stream and read,
  *                                     re-opening after header scribbles; "FUZZED <n>"
+ *
+ *
+ * Broadcast rings: "bcast-*" roles use the typed ring of quotes (kind 3), "bstream-*" the
+ * broadcast stream of the four interleaved types (kind 4); CAP is in slots.
+ *   bcast-write / bstream-write NAME COUNT WAIT CAP   send COUNT (send, try_send, loan+commit)
+ *   bcast-read  / bstream-read  NAME COUNT WAIT CAP   a tethered reader: "READY", then every
+ *                                     message checked, "RECV <count> <checksum> DISCONNECTED"
+ *   bcast-lossy / bstream-lossy NAME WAIT CAP         a lossy reader: "READY", then
+ *                                     "LOSSY <received> <missed> <missed total> DISCONNECTED"
+ *   bcast-hold NAME [WAIT]            a tethered reader that never reads (until killed)
+ *   bcast-park-read NAME ROUNDS       a parking tethered reader: "GOT <seq>" per message
+ *   bcast-park-write NAME ROUNDS      one quote per stdin line
+ *   bcast-endless / bstream-endless NAME   send for ever, slowly
+ *   bcast-drain / bstream-drain NAME  a tethered and a lossy reader of a writer that is killed
+ *   bcast-reclaim NAME CAP            a writer whose tethered readers the test kills
+ *   bcast-corrupt / bstream-corrupt NAME   readers of a scribbled ring (see bcast_corrupt)
+ *   bcast-write-scribbled / bstream-write-scribbled NAME COUNT   a writer over a scribbled
+ *                                     reader table: "RESULT <code> <sent> <fulls>"
+ *   bcast-fuzz / bstream-fuzz NAME SEED ITERS   random scribbles, all three ends
  *
  * Exit status: 0 success, 2 usage, 3 a message differs from what the writer must have sent,
  * 4 an unexpected flatipc error (printed as "ERR <code> <text>").
@@ -270,7 +290,14 @@ static int chan_drain(const char *name, flatipc_wait wait) {
         next = seq + 1;
         flatipc_channel_reader_release(&r);
     }
-    printf("DRAINED %" PRIu64 " %" PRIu64 "\n", n, next);
+    /* Once told "disconnected", the reader keeps being told so (not "empty" until its next
+     * periodic liveness check). */
+    uint64_t still = 0;
+    for (int i = 0; i < 5000; i++) {
+        const void *msg;
+        still += flatipc_channel_reader_try_recv(&r, &msg) == FLATIPC_E_DISCONNECTED;
+    }
+    printf("DRAINED %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", n, next, still);
     flatipc_channel_reader_close(&r);
     return 0;
 }
@@ -595,6 +622,787 @@ static int stream_fuzz(const char *name, uint64_t seed, uint64_t iters) {
     return 0;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Broadcast rings (kind 3, "bcast-*": quotes; kind 4, "bstream-*": four types interleaved) */
+
+static flatipc_broadcast_options bcast_options(const char *wait, const char *cap) {
+    flatipc_broadcast_options o = flatipc_broadcast_options_default();
+    o.wait = parse_wait(wait);
+    o.capacity = strtoull(cap, NULL, 10);
+    return o;
+}
+
+/* Either broadcast writer, so that one role serves both kinds. */
+typedef struct any_bwriter {
+    int framed;
+    flatipc_broadcast_writer typed;
+    flatipc_broadcast_stream_writer stream;
+} any_bwriter;
+
+static int bw_open_or_create(any_bwriter *w, int framed, const char *name,
+                             const flatipc_broadcast_options *o) {
+    w->framed = framed;
+    return framed ? flatipc_broadcast_stream_writer_open_or_create(&w->stream, name, LIBRARY, 4, o)
+                  : flatipc_broadcast_writer_open_or_create(&w->typed, name, &QUOTE, o);
+}
+
+static void bw_close(any_bwriter *w) {
+    if (w->framed) {
+        flatipc_broadcast_stream_writer_close(&w->stream);
+    } else {
+        flatipc_broadcast_writer_close(&w->typed);
+    }
+}
+
+static uint64_t bw_position(const any_bwriter *w) {
+    return w->framed ? flatipc_broadcast_stream_writer_position(&w->stream)
+                     : flatipc_broadcast_writer_position(&w->typed);
+}
+
+/* Message `seq` of the ring's kind, built into `m`; its type. */
+static const flatipc_message *bmessage(int framed, any_message *m, uint64_t seq) {
+    if (!framed) {
+        make_quote(&m->quote, seq);
+        return &QUOTE;
+    }
+    return make_any(m, seq);
+}
+
+/* Sends message `seq`: try_send (mode 0), send (1) or loan + commit (2). */
+static int bw_send(any_bwriter *w, uint64_t seq, int mode, int64_t timeout, uint64_t *h) {
+    any_message m;
+    const flatipc_message *type = bmessage(w->framed, &m, seq);
+    int rc;
+    if (mode == 2) {
+        any_message staging;
+        rc = w->framed ? flatipc_broadcast_stream_writer_loan(&w->stream, type->id, type->size,
+                                                              &staging)
+                       : flatipc_broadcast_writer_loan(&w->typed, &staging);
+        if (rc == FLATIPC_OK) {
+            bmessage(w->framed, &staging, seq);
+            rc = w->framed ? flatipc_broadcast_stream_writer_commit(&w->stream, timeout)
+                           : flatipc_broadcast_writer_commit(&w->typed, timeout);
+        }
+    } else if (w->framed) {
+        rc = mode == 1 ? flatipc_broadcast_stream_writer_send(&w->stream, type->id, type->size, &m,
+                                                              timeout)
+                       : flatipc_broadcast_stream_writer_try_send(&w->stream, type->id,
+                                                                  type->size, &m);
+    } else {
+        rc = mode == 1 ? flatipc_broadcast_writer_send(&w->typed, &m, timeout)
+                       : flatipc_broadcast_writer_try_send(&w->typed, &m);
+    }
+    if (rc == FLATIPC_OK && h != NULL) {
+        if (w->framed) {
+            *h = fold(*h, type->id);
+        }
+        *h = fold_bytes(*h, &m, type->size);
+    }
+    return rc;
+}
+
+/* Either broadcast reader. `copy` is the lossy copy buffer. */
+typedef struct any_breader {
+    int framed;
+    flatipc_broadcast_reader typed;
+    flatipc_broadcast_stream_reader stream;
+    any_message copy;
+} any_breader;
+
+/* A received message of either kind. */
+typedef struct brecv {
+    uint32_t id;
+    uint32_t size;
+    const void *data;
+    uint64_t position;
+    uint64_t missed;
+} brecv;
+
+/* mode: 1 open, 2 open_or_create (with `ring`). */
+static int br_open(any_breader *r, int framed, const char *name, int policy, int start,
+                   flatipc_wait wait, const flatipc_broadcast_options *ring, int mode) {
+    flatipc_broadcast_reader_options ro = flatipc_broadcast_reader_options_default();
+    ro.policy = policy;
+    ro.start = start;
+    ro.wait = wait;
+    ro.buffer = &r->copy;
+    ro.buffer_size = sizeof r->copy;
+    r->framed = framed;
+    if (framed) {
+        return mode == 1 ? flatipc_broadcast_stream_reader_open(&r->stream, name, LIBRARY, 4, &ro)
+                         : flatipc_broadcast_stream_reader_open_or_create(&r->stream, name,
+                                                                          LIBRARY, 4, ring, &ro);
+    }
+    return mode == 1 ? flatipc_broadcast_reader_open(&r->typed, name, &QUOTE, &ro)
+                     : flatipc_broadcast_reader_open_or_create(&r->typed, name, &QUOTE, ring, &ro);
+}
+
+static void br_close(any_breader *r) {
+    if (r->framed) {
+        flatipc_broadcast_stream_reader_close(&r->stream);
+    } else {
+        flatipc_broadcast_reader_close(&r->typed);
+    }
+}
+
+/* timeout < -1: try_recv; otherwise recv with that timeout. */
+static int br_recv(any_breader *r, brecv *out, int64_t timeout) {
+    int rc;
+    if (r->framed) {
+        flatipc_broadcast_frame f;
+        rc = timeout < -1 ? flatipc_broadcast_stream_reader_try_recv(&r->stream, &f)
+                          : flatipc_broadcast_stream_reader_recv(&r->stream, &f, timeout);
+        out->id = f.id;
+        out->size = f.size;
+        out->data = f.data;
+        out->position = f.position;
+        out->missed = f.missed;
+    } else {
+        flatipc_broadcast_message m;
+        rc = timeout < -1 ? flatipc_broadcast_reader_try_recv(&r->typed, &m)
+                          : flatipc_broadcast_reader_recv(&r->typed, &m, timeout);
+        out->id = QUOTE.id;
+        out->size = QUOTE.size;
+        out->data = m.data;
+        out->position = m.position;
+        out->missed = m.missed;
+    }
+    return rc;
+}
+
+static void br_release(any_breader *r) {
+    int rc = r->framed ? flatipc_broadcast_stream_reader_release(&r->stream)
+                       : flatipc_broadcast_reader_release(&r->typed);
+    if (rc != FLATIPC_OK) {
+        fail(rc, "release");
+    }
+}
+
+static uint64_t br_missed(const any_breader *r) {
+    return r->framed ? flatipc_broadcast_stream_reader_missed(&r->stream)
+                     : flatipc_broadcast_reader_missed(&r->typed);
+}
+
+static const flatipc_segment *br_segment(const any_breader *r) {
+    return r->framed ? &r->stream.end.seg : &r->typed.end.seg;
+}
+
+/* Whether `got` is exactly message `seq` of the ring's kind. */
+static int bmatches(int framed, const brecv *got, uint64_t seq) {
+    any_message want;
+    const flatipc_message *type = bmessage(framed, &want, seq);
+    return got->data != NULL && got->id == type->id && got->size == type->size &&
+           memcmp(got->data, &want, type->size) == 0;
+}
+
+static int is_framed(const char *role) { return strncmp(role, "bstream-", 8) == 0; }
+
+/* bcast-write / bstream-write NAME COUNT WAIT CAP: sends COUNT messages (a third each by
+ * send, try_send retried, loan + commit); "SENT <count> <checksum>". */
+static int bcast_write(int framed, const char *name, uint64_t count, flatipc_broadcast_options o) {
+    any_bwriter w;
+    int rc = bw_open_or_create(&w, framed, name, &o);
+    if (rc != FLATIPC_OK) {
+        fail(rc, "broadcast writer attach");
+    }
+    uint64_t h = FOLD_INIT;
+    for (uint64_t seq = 0; seq < count; seq++) {
+        int mode = (int)(seq % 3);
+        if (mode == 0) {
+            while ((rc = bw_send(&w, seq, 0, 0, NULL)) == FLATIPC_E_FULL) {
+                sched_yield();
+            }
+            if (rc == FLATIPC_OK) {
+                any_message m;
+                const flatipc_message *type = bmessage(framed, &m, seq);
+                if (framed) {
+                    h = fold(h, type->id);
+                }
+                h = fold_bytes(h, &m, type->size);
+            }
+        } else {
+            rc = bw_send(&w, seq, mode, TIMEOUT_NS, &h);
+        }
+        if (rc != FLATIPC_OK) {
+            fail(rc, "broadcast send");
+        }
+    }
+    printf("SENT %" PRIu64 " %016" PRIx64 "\n", count, h);
+    bw_close(&w);
+    return 0;
+}
+
+/* bcast-read / bstream-read NAME COUNT WAIT CAP: a tethered reader; "READY" once attached,
+ * then every message in place and checked, then the disconnect:
+ * "RECV <count> <checksum> DISCONNECTED". */
+static int bcast_read(int framed, const char *name, uint64_t count, const char *wait,
+                      flatipc_broadcast_options o) {
+    any_breader r;
+    int rc = br_open(&r, framed, name, FLATIPC_POLICY_TETHERED, FLATIPC_START_NEXT,
+                     parse_wait(wait), &o, 2);
+    if (rc != FLATIPC_OK) {
+        fail(rc, "broadcast reader attach");
+    }
+    printf("READY\n");
+    uint64_t h = FOLD_INIT;
+    for (uint64_t seq = 0; seq < count; seq++) {
+        brecv got;
+        rc = br_recv(&r, &got, TIMEOUT_NS);
+        if (rc != FLATIPC_OK) {
+            fail(rc, "broadcast recv");
+        }
+        if (!bmatches(framed, &got, seq) || got.position != seq || got.missed != 0) {
+            printf("MISMATCH at %" PRIu64 " (position %" PRIu64 ", missed %" PRIu64 ")\n", seq,
+                   got.position, got.missed);
+            return 3;
+        }
+        if (framed) {
+            h = fold(h, got.id);
+        }
+        h = fold_bytes(h, got.data, got.size);
+        br_release(&r);
+    }
+    brecv got;
+    rc = br_recv(&r, &got, TIMEOUT_NS);
+    printf("RECV %" PRIu64 " %016" PRIx64 " %s\n", count, h,
+           rc == FLATIPC_E_DISCONNECTED ? "DISCONNECTED" : flatipc_strerror(rc));
+    br_close(&r);
+    return 0;
+}
+
+/* bcast-lossy / bstream-lossy NAME WAIT CAP: a lossy reader; "READY", then reads until the
+ * disconnect, checking that every copy is the message of its position and that positions
+ * advance by 1 + missed; "LOSSY <received> <missed> <missed total> DISCONNECTED". */
+static int bcast_lossy(int framed, const char *name, const char *wait,
+                       flatipc_broadcast_options o) {
+    any_breader r;
+    int rc = br_open(&r, framed, name, FLATIPC_POLICY_LOSSY, FLATIPC_START_NEXT,
+                     parse_wait(wait), &o, 2);
+    if (rc != FLATIPC_OK) {
+        fail(rc, "lossy reader attach");
+    }
+    printf("READY\n");
+    uint64_t received = 0, missed = 0, next = 0;
+    for (;;) {
+        brecv got;
+        rc = br_recv(&r, &got, TIMEOUT_NS);
+        if (rc != FLATIPC_OK) {
+            break;
+        }
+        if (got.position != next + got.missed || !bmatches(framed, &got, got.position)) {
+            printf("MISMATCH at %" PRIu64 " (expected %" PRIu64 " + %" PRIu64 " missed)\n",
+                   got.position, next, got.missed);
+            return 3;
+        }
+        received++;
+        missed += got.missed;
+        next = got.position + 1;
+        br_release(&r);
+    }
+    printf("LOSSY %" PRIu64 " %" PRIu64 " %" PRIu64 " %s\n", received, missed, br_missed(&r),
+           rc == FLATIPC_E_DISCONNECTED ? "DISCONNECTED" : flatipc_strerror(rc));
+    br_close(&r);
+    return 0;
+}
+
+/* bcast-hold NAME [WAIT]: a tethered reader that never reads (parking by default);
+ * "READY <entry>", then waits to be killed. */
+static int bcast_hold(const char *name, const char *wait) {
+    any_breader r;
+    int rc = br_open(&r, 0, name, FLATIPC_POLICY_TETHERED, FLATIPC_START_NEXT, parse_wait(wait),
+                     NULL, 1);
+    if (rc != FLATIPC_OK) {
+        fail(rc, "holding reader attach");
+    }
+    printf("READY %" PRIu32 "\n", r.typed.end.index);
+    char line[64];
+    while (fgets(line, sizeof line, stdin) != NULL) {
+    }
+    br_close(&r);
+    return 0;
+}
+
+/* bcast-park-read NAME ROUNDS: a tethered reader that parks at once; "GOT <seq>" per message. */
+static int bcast_park_read(const char *name, uint64_t rounds) {
+    any_breader r;
+    flatipc_broadcast_options o = flatipc_broadcast_options_default();
+    o.capacity = 64;
+    int rc = br_open(&r, 0, name, FLATIPC_POLICY_TETHERED, FLATIPC_START_NEXT,
+                     flatipc_wait_make(FLATIPC_WAIT_SPIN_THEN_PARK, 100), &o, 2);
+    if (rc != FLATIPC_OK) {
+        fail(rc, "parking reader attach");
+    }
+    printf("READY\n");
+    for (uint64_t i = 0; i < rounds; i++) {
+        brecv got;
+        rc = br_recv(&r, &got, TIMEOUT_NS);
+        if (rc != FLATIPC_OK) {
+            fail(rc, "recv");
+        }
+        printf("GOT %" PRIu64 "\n", ((const market_data_Quote *)got.data)->sequence);
+        br_release(&r);
+    }
+    br_close(&r);
+    return 0;
+}
+
+/* bcast-park-write NAME ROUNDS: one quote per line read from stdin; "SENT <seq>". */
+static int bcast_park_write(const char *name, uint64_t rounds) {
+    any_bwriter w;
+    flatipc_broadcast_options o = flatipc_broadcast_options_default();
+    o.capacity = 64;
+    int rc = bw_open_or_create(&w, 0, name, &o);
+    if (rc != FLATIPC_OK) {
+        fail(rc, "writer attach");
+    }
+    printf("READY\n");
+    char line[64];
+    for (uint64_t i = 0; i < rounds && fgets(line, sizeof line, stdin) != NULL; i++) {
+        rc = bw_send(&w, i, 0, 0, NULL);
+        if (rc != FLATIPC_OK) {
+            fail(rc, "send");
+        }
+        printf("SENT %" PRIu64 "\n", i);
+    }
+    bw_close(&w);
+    return 0;
+}
+
+/* bcast-endless / bstream-endless NAME: sends for ever (until killed), slowly; "READY". */
+static int bcast_endless(int framed, const char *name) {
+    any_bwriter w;
+    flatipc_broadcast_options o = flatipc_broadcast_options_default();
+    o.capacity = 64;
+    o.wait = flatipc_wait_make(FLATIPC_WAIT_SPIN_THEN_PARK, 2000);
+    int rc = bw_open_or_create(&w, framed, name, &o);
+    if (rc != FLATIPC_OK) {
+        fail(rc, "writer attach");
+    }
+    printf("READY\n");
+    for (uint64_t seq = bw_position(&w);; seq++) {
+        rc = bw_send(&w, seq, 1, -1, NULL);
+        if (rc != FLATIPC_OK) {
+            fail(rc, "send");
+        }
+        if (seq % 64 == 0) {
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return 0;
+}
+
+static void expect_line(const char *want) {
+    char line[64];
+    if (fgets(line, sizeof line, stdin) == NULL || strncmp(line, want, strlen(want)) != 0) {
+        printf("ERR expected \"%s\" on stdin\n", want);
+        exit(4);
+    }
+}
+
+/* bcast-drain / bstream-drain NAME: a tethered and a lossy reader (both parking) of a writer
+ * that the test kills; "READY", "FIRST <position>" after the tethered reader's first message,
+ * then both read until the disconnect (the tethered one checking order, the lossy one
+ * accounting for every position), then 5000 try_recv each:
+ * "DRAINED <tethered next> <lossy next> <lossy accounted> <tethered still> <lossy still>",
+ * the last two counting FLATIPC_E_DISCONNECTED results. */
+static int bcast_drain(int framed, const char *name) {
+    static any_breader t, l;
+    flatipc_wait park = flatipc_wait_make(FLATIPC_WAIT_SPIN_THEN_PARK, 2000);
+    int rc = br_open(&t, framed, name, FLATIPC_POLICY_TETHERED, FLATIPC_START_NEXT, park, NULL, 1);
+    if (rc == FLATIPC_OK) {
+        rc = br_open(&l, framed, name, FLATIPC_POLICY_LOSSY, FLATIPC_START_NEXT, park, NULL, 1);
+    }
+    if (rc != FLATIPC_OK) {
+        fail(rc, "reader attach");
+    }
+    printf("READY\n");
+    uint64_t next = 0, lossy_next = 0, accounted = 0, n = 0;
+    int lossy_done = 0;
+    for (;;) {
+        brecv got;
+        rc = br_recv(&t, &got, TIMEOUT_NS);
+        if (rc == FLATIPC_E_DISCONNECTED) {
+            break;
+        }
+        if (rc != FLATIPC_OK) {
+            fail(rc, "tethered recv");
+        }
+        if (!bmatches(framed, &got, got.position) || (n > 0 && got.position != next)) {
+            printf("MISMATCH at %" PRIu64 " (expected %" PRIu64 ")\n", got.position, next);
+            return 3;
+        }
+        if (n++ == 0) {
+            printf("FIRST %" PRIu64 "\n", got.position);
+        }
+        next = got.position + 1;
+        br_release(&t);
+        /* The lossy reader keeps up now and then, without waiting. */
+        while (n % 64 == 0 && (rc = br_recv(&l, &got, -2)) == FLATIPC_OK) {
+            if (!bmatches(framed, &got, got.position) ||
+                (accounted > 0 && got.position != lossy_next + got.missed)) {
+                printf("LOSSY MISMATCH at %" PRIu64 "\n", got.position);
+                return 3;
+            }
+            accounted += 1 + got.missed;
+            lossy_next = got.position + 1;
+            br_release(&l);
+        }
+    }
+    while (!lossy_done) {
+        brecv got;
+        rc = br_recv(&l, &got, TIMEOUT_NS);
+        if (rc == FLATIPC_E_DISCONNECTED) {
+            lossy_done = 1;
+        } else if (rc != FLATIPC_OK) {
+            fail(rc, "lossy recv");
+        } else {
+            if (!bmatches(framed, &got, got.position)) {
+                printf("LOSSY MISMATCH at %" PRIu64 "\n", got.position);
+                return 3;
+            }
+            accounted += 1 + got.missed;
+            lossy_next = got.position + 1;
+            br_release(&l);
+        }
+    }
+    uint64_t t_still = 0, l_still = 0;
+    for (int i = 0; i < 5000; i++) {
+        brecv got;
+        t_still += br_recv(&t, &got, -2) == FLATIPC_E_DISCONNECTED;
+        l_still += br_recv(&l, &got, -2) == FLATIPC_E_DISCONNECTED;
+    }
+    printf("DRAINED %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", next,
+           lossy_next, accounted, t_still, l_still);
+    br_close(&t);
+    br_close(&l);
+    return 0;
+}
+
+/* bcast-reclaim NAME CAP: a C writer whose tethered readers are killed (PROTOCOL.md §5: the
+ * writer detaches dead tethered readers while send waits, and every 256th FLATIPC_E_FULL).
+ * Twice: on "go", try_send until full ("FULL <n>"); on "killed", send once more, by a waiting
+ * send the first time ("BY-WAIT <code>"), by try_send retried the second
+ * ("BY-TRY <code> <fulls>"). */
+static int bcast_reclaim(const char *name, const char *cap) {
+    any_bwriter w;
+    flatipc_broadcast_options o = bcast_options("park", cap);
+    o.max_readers = 4;
+    int rc = bw_open_or_create(&w, 0, name, &o);
+    if (rc != FLATIPC_OK) {
+        fail(rc, "writer attach");
+    }
+    printf("READY\n");
+    uint64_t seq = 0;
+    for (int phase = 0; phase < 2; phase++) {
+        expect_line("go");
+        uint64_t n = 0;
+        while ((rc = bw_send(&w, seq, 0, 0, NULL)) == FLATIPC_OK) {
+            n++;
+            seq++;
+        }
+        printf("FULL %" PRIu64 " %d\n", n, rc);
+        expect_line("killed");
+        if (phase == 0) {
+            rc = bw_send(&w, seq, 1, INT64_C(10000000000), NULL);
+            printf("BY-WAIT %d\n", rc);
+        } else {
+            uint64_t fulls = 0;
+            while ((rc = bw_send(&w, seq, 0, 0, NULL)) == FLATIPC_E_FULL && fulls < 100000) {
+                fulls++;
+            }
+            printf("BY-TRY %d %" PRIu64 "\n", rc, fulls);
+        }
+        seq++;
+    }
+    bw_close(&w);
+    return 0;
+}
+
+/* Drains reader `r` with try_recv (at most 1000 calls), touching every message; prints
+ * "<tag> <final code> <ok> <corrupt frames> <missed total>". */
+static void drain_report(const char *tag, any_breader *r) {
+    uint64_t ok = 0, bad = 0;
+    int rc = FLATIPC_OK;
+    for (int i = 0; i < 1000; i++) {
+        brecv got;
+        rc = br_recv(r, &got, -2);
+        if (rc == FLATIPC_E_CORRUPT_FRAME) {
+            bad++;
+            continue;
+        }
+        if (rc != FLATIPC_OK) {
+            break;
+        }
+        const uint8_t *lo = br_segment(r)->base + FLATIPC_DATA_OFFSET;
+        const uint8_t *hi = lo + br_segment(r)->data_size;
+        const uint8_t *in_buffer = (const uint8_t *)&r->copy;
+        const uint8_t *p = (const uint8_t *)got.data;
+        int inside = p == NULL || (p >= lo && p + got.size <= hi) ||
+                     (p >= in_buffer && p + got.size <= in_buffer + sizeof r->copy);
+        if (!inside) {
+            printf("MESSAGE OUTSIDE THE RING\n");
+            exit(3);
+        }
+        if (p != NULL) {
+            touch(p, got.size);
+        }
+        ok++;
+        br_release(r);
+    }
+    printf("%s %d %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", tag, rc, ok, bad, br_missed(r));
+}
+
+/* bcast-corrupt / bstream-corrupt NAME: attaches a tethered and a lossy reader ("READY"; or
+ * "RESULT <code> <field>" if the segment is refused), waits for "go" on stdin (the test
+ * publishes and scribbles meanwhile), attaches a tethered reader starting at the oldest
+ * message, and drains each: "T ...", "L ...", "O ..." (see drain_report). */
+static int bcast_corrupt(int framed, const char *name) {
+    static any_breader t, l, old;
+    int rc = br_open(&t, framed, name, FLATIPC_POLICY_TETHERED, FLATIPC_START_NEXT,
+                     flatipc_wait_default(), NULL, 1);
+    if (rc == FLATIPC_OK) {
+        rc = br_open(&l, framed, name, FLATIPC_POLICY_LOSSY, FLATIPC_START_NEXT,
+                     flatipc_wait_default(), NULL, 1);
+        if (rc != FLATIPC_OK) {
+            br_close(&t);
+        }
+    }
+    if (rc != FLATIPC_OK) {
+        const flatipc_segment *s = framed ? &t.stream.end.seg : &t.typed.end.seg;
+        printf("RESULT %d %s\n", rc, s->detail.field ? s->detail.field : "-");
+        return 0;
+    }
+    printf("READY\n");
+    expect_line("go");
+    drain_report("T", &t);
+    drain_report("L", &l);
+    rc = br_open(&old, framed, name, FLATIPC_POLICY_TETHERED, FLATIPC_START_OLDEST,
+                 flatipc_wait_default(), NULL, 1);
+    if (rc == FLATIPC_OK) {
+        drain_report("O", &old);
+        br_close(&old);
+    } else {
+        printf("O %d 0 0 0\n", rc);
+    }
+    br_close(&t);
+    br_close(&l);
+    return 0;
+}
+
+/* bcast-write-scribbled / bstream-write-scribbled NAME COUNT: a writer on a ring whose reader
+ * table was scribbled; try_send COUNT messages, retrying FLATIPC_E_FULL (at most 100000
+ * times); "RESULT <code> <sent> <fulls>" (or the attach error). */
+static int bcast_write_scribbled(int framed, const char *name, uint64_t count) {
+    any_bwriter w;
+    w.framed = framed;
+    int rc = framed ? flatipc_broadcast_stream_writer_open(&w.stream, name, LIBRARY, 4,
+                                                           flatipc_wait_default())
+                    : flatipc_broadcast_writer_open(&w.typed, name, &QUOTE,
+                                                    flatipc_wait_default());
+    if (rc != FLATIPC_OK) {
+        printf("RESULT %d 0 0\n", rc);
+        return 0;
+    }
+    uint64_t sent = 0, fulls = 0;
+    uint64_t seq = bw_position(&w);
+    while (sent < count && fulls < 100000) {
+        rc = bw_send(&w, seq, 0, 0, NULL);
+        if (rc == FLATIPC_E_FULL) {
+            fulls++;
+            continue;
+        }
+        if (rc != FLATIPC_OK) {
+            break;
+        }
+        sent++;
+        seq++;
+    }
+    printf("RESULT %d %" PRIu64 " %" PRIu64 "\n", rc, sent, fulls);
+    bw_close(&w);
+    return 0;
+}
+
+/* Opens the fuzz ends: a writer, a tethered and a lossy reader (any may fail: then NULL). */
+typedef struct fuzz_ends {
+    any_bwriter w;
+    any_breader t, l;
+    int w_ok, t_ok, l_ok;
+} fuzz_ends;
+
+static void fuzz_open(fuzz_ends *e, int framed, const char *name) {
+    e->w.framed = framed;
+    int rc = framed ? flatipc_broadcast_stream_writer_open(&e->w.stream, name, LIBRARY, 4,
+                                                           flatipc_wait_default())
+                    : flatipc_broadcast_writer_open(&e->w.typed, name, &QUOTE,
+                                                    flatipc_wait_default());
+    e->w_ok = rc == FLATIPC_OK;
+    e->t_ok = br_open(&e->t, framed, name, FLATIPC_POLICY_TETHERED, FLATIPC_START_OLDEST,
+                      flatipc_wait_default(), NULL, 1) == FLATIPC_OK;
+    e->l_ok = br_open(&e->l, framed, name, FLATIPC_POLICY_LOSSY, FLATIPC_START_OLDEST,
+                      flatipc_wait_default(), NULL, 1) == FLATIPC_OK;
+}
+
+static void fuzz_close(fuzz_ends *e) {
+    bw_close(&e->w);
+    br_close(&e->t);
+    br_close(&e->l);
+}
+
+static int bad_code(int rc) { return !(rc <= 0 && rc >= FLATIPC_E_SLOT_TOO_SMALL); }
+
+/* Reads a few messages from `r`, checking codes and bounds; returns messages read. */
+static uint64_t fuzz_read(any_breader *r) {
+    uint64_t n = 0;
+    for (int k = 0; k < 8; k++) {
+        brecv got;
+        int rc = br_recv(r, &got, -2);
+        if (bad_code(rc)) {
+            printf("BAD CODE %d\n", rc);
+            exit(3);
+        }
+        if (rc == FLATIPC_E_CORRUPT_FRAME) {
+            continue;
+        }
+        if (rc != FLATIPC_OK) {
+            break;
+        }
+        const flatipc_segment *s = br_segment(r);
+        const uint8_t *p = (const uint8_t *)got.data;
+        const uint8_t *lo = s->base + FLATIPC_DATA_OFFSET;
+        const uint8_t *buf = (const uint8_t *)&r->copy;
+        int inside = p == NULL || (p >= lo && p + got.size <= lo + s->data_size) ||
+                     (p >= buf && p + got.size <= buf + sizeof r->copy);
+        if (!inside) {
+            printf("MESSAGE OUTSIDE THE RING\n");
+            exit(3);
+        }
+        if (p != NULL) {
+            touch(p, got.size);
+        }
+        n++;
+        br_release(r);
+    }
+    return n;
+}
+
+/* bcast-fuzz / bstream-fuzz NAME SEED ITERS: a writer, a tethered and a lossy reader on a ring
+ * whose positions, sequence words, frame headers, slot bytes, reader table, wake line and
+ * header bytes are scribbled at random through a mapping of the test's own; every call must
+ * return a valid code and every message lie in the ring or the copy buffer. The segment is
+ * restored from a pristine copy now and then (all ends closed first). "FUZZED ...". */
+static int bcast_fuzz(int framed, const char *name, uint64_t seed, uint64_t iters) {
+    char path[160];
+    flatipc_i_path(path, sizeof path, name);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        fail(FLATIPC_E_IO, "fuzz open");
+    }
+    size_t size = (size_t)st.st_size;
+    uint8_t *raw = (uint8_t *)mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    uint8_t *pristine = (uint8_t *)malloc(size);
+    if (raw == MAP_FAILED || pristine == NULL) {
+        fail(FLATIPC_E_IO, "fuzz map");
+    }
+    memcpy(pristine, raw, size);
+    rng_state = seed * UINT64_C(0x9E3779B97F4A7C15) + 1;
+    static fuzz_ends e;
+    fuzz_open(&e, framed, name);
+    if (!e.w_ok || !e.t_ok || !e.l_ok) {
+        fail(FLATIPC_E_STATE, "fuzz ends attach");
+    }
+    /* The geometry as validated (cached in the handles). */
+    const flatipc_segment *g = br_segment(&e.t);
+    uint64_t cap = g->capacity, slot = g->slot_size, table = g->table_offset;
+    uint64_t readers = g->max_readers;
+    uint64_t sent = 0, read = 0, errors = 0, reopened = 0, refused = 0;
+    for (uint64_t it = 0; it < iters; it++) {
+        uint64_t what = rng() % 10;
+        uint64_t v = rng();
+        uint64_t pos = flatipc_i_ld64(raw, FLATIPC_I_OFF_WRITE_POS, __ATOMIC_RELAXED);
+        uint8_t *data = raw + FLATIPC_DATA_OFFSET;
+        if (what == 0) {
+            uint64_t w = v % 3 == 0 ? v : pos + v % (2 * cap) - cap;
+            flatipc_i_st64(raw, FLATIPC_I_OFF_WRITE_POS, w, __ATOMIC_RELAXED);
+        } else if (what <= 2) {
+            /* A sequence word: near the expected ones, or anything. */
+            uint64_t i = rng() % cap;
+            uint64_t s = v % 2 == 0 ? 2 * (pos - cap + i) + (v >> 8) % 5 : v;
+            flatipc_i_st64(data, (size_t)(cap * slot + 8 * i), s, __ATOMIC_RELAXED);
+        } else if (what <= 4) {
+            /* A word of a slot: a frame's size or id, or message bytes. */
+            uint64_t i = rng() % cap;
+            uint64_t off = (rng() % slot) / 4 * 4;
+            uint32_t x = (uint32_t)(what == 3 ? v % (slot + 64) : v);
+            flatipc_i_st32(data, (size_t)(i * slot + off), x, __ATOMIC_RELAXED);
+        } else if (what <= 6) {
+            /* A reader entry: read_pos, state, policy or missed. */
+            uint64_t i = rng() % readers;
+            static const size_t fields[4] = {FLATIPC_I_RD_READ_POS, FLATIPC_I_RD_STATE,
+                                             FLATIPC_I_RD_POLICY, FLATIPC_I_RD_MISSED};
+            size_t f = fields[rng() % 4];
+            size_t at = (size_t)(table + 64 * i) + f;
+            if (f == FLATIPC_I_RD_STATE || f == FLATIPC_I_RD_POLICY) {
+                flatipc_i_st32(data, at, (uint32_t)(v % 4 == 0 ? v : v % 4), __ATOMIC_RELAXED);
+            } else {
+                flatipc_i_st64(data, at, v % 2 == 0 ? pos - v % (2 * cap) : v, __ATOMIC_RELAXED);
+            }
+        } else if (what == 7) {
+            /* The wake line and the readers' may_park count. */
+            size_t at = v % 2 == 0 ? FLATIPC_I_OFF_READERS_PARKED
+                                   : flatipc_i_peer(FLATIPC_I_READER) + FLATIPC_I_PEER_MAY_PARK;
+            flatipc_i_st32(raw, at, (uint32_t)rng(), __ATOMIC_RELAXED);
+        } else {
+            /* A header byte, then every end re-attaches: refused with a code, or accepted. */
+            uint64_t off = rng() % 2900;
+            flatipc_i_st8(raw, off, (uint8_t)v);
+            fuzz_close(&e);
+            fuzz_open(&e, framed, name);
+            reopened++;
+            if (!e.w_ok || !e.t_ok || !e.l_ok) {
+                refused++;
+                fuzz_close(&e);
+                memcpy(raw, pristine, size);
+                fuzz_open(&e, framed, name);
+                if (!e.w_ok || !e.t_ok || !e.l_ok) {
+                    fail(FLATIPC_E_STATE, "re-open of the restored segment");
+                }
+                continue;
+            }
+        }
+        for (int k = 0; k < 4; k++) {
+            int rc = bw_send(&e.w, sent, 0, 0, NULL);
+            if (bad_code(rc)) {
+                printf("BAD CODE %d\n", rc);
+                return 3;
+            }
+            if (rc != FLATIPC_OK) {
+                errors++;
+                break;
+            }
+            sent++;
+        }
+        read += fuzz_read(&e.t) + fuzz_read(&e.l);
+        if (it % 61 == 60) {
+            fuzz_close(&e);
+            memcpy(raw, pristine, size);
+            fuzz_open(&e, framed, name);
+            if (!e.w_ok || !e.t_ok || !e.l_ok) {
+                fail(FLATIPC_E_STATE, "re-open of the restored segment");
+            }
+        }
+    }
+    printf("FUZZED %" PRIu64 " iterations: %" PRIu64 " re-opens (%" PRIu64 " refused), %" PRIu64
+           " sent, %" PRIu64 " read, %" PRIu64 " send errors\n",
+           iters, reopened, refused, sent, read, errors);
+    fuzz_close(&e);
+    free(pristine);
+    (void)munmap(raw, size);
+    (void)close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: %s ROLE NAME ...\n", argv[0]);
@@ -636,6 +1444,44 @@ int main(int argc, char **argv) {
     }
     if (argc == 5 && strcmp(role, "stream-fuzz") == 0) {
         return stream_fuzz(name, n, strtoull(argv[4], NULL, 10));
+    }
+    int framed = is_framed(role);
+    const char *kind = framed ? role + 8 : strncmp(role, "bcast-", 6) == 0 ? role + 6 : "";
+    if (argc == 6 && strcmp(kind, "write") == 0) {
+        return bcast_write(framed, name, n, bcast_options(argv[4], argv[5]));
+    }
+    if (argc == 6 && strcmp(kind, "read") == 0) {
+        return bcast_read(framed, name, n, argv[4], bcast_options(argv[4], argv[5]));
+    }
+    if (argc == 5 && strcmp(kind, "lossy") == 0) {
+        return bcast_lossy(framed, name, argv[3], bcast_options(argv[3], argv[4]));
+    }
+    if ((argc == 3 || argc == 4) && strcmp(role, "bcast-hold") == 0) {
+        return bcast_hold(name, argc == 4 ? argv[3] : "park");
+    }
+    if (argc == 4 && strcmp(role, "bcast-park-read") == 0) {
+        return bcast_park_read(name, n);
+    }
+    if (argc == 4 && strcmp(role, "bcast-park-write") == 0) {
+        return bcast_park_write(name, n);
+    }
+    if (argc == 3 && strcmp(kind, "endless") == 0) {
+        return bcast_endless(framed, name);
+    }
+    if (argc == 3 && strcmp(kind, "drain") == 0) {
+        return bcast_drain(framed, name);
+    }
+    if (argc == 4 && strcmp(role, "bcast-reclaim") == 0) {
+        return bcast_reclaim(name, argv[3]);
+    }
+    if (argc == 3 && strcmp(kind, "corrupt") == 0) {
+        return bcast_corrupt(framed, name);
+    }
+    if (argc == 4 && strcmp(kind, "write-scribbled") == 0) {
+        return bcast_write_scribbled(framed, name, n);
+    }
+    if (argc == 5 && strcmp(kind, "fuzz") == 0) {
+        return bcast_fuzz(framed, name, n, strtoull(argv[4], NULL, 10));
     }
     fprintf(stderr, "unknown role or arguments: %s\n", role);
     return 2;

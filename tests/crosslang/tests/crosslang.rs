@@ -8,13 +8,9 @@
 //! wake-up latency.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Mutex, MutexGuard};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use flatipc::channel::{ChannelOptions, Reader, RecvError, Writer};
@@ -24,185 +20,9 @@ use flatipc::zerocopy::IntoBytes;
 use flatipc_crosslang_tests::market_data::{Library, Quote, Trade};
 use flatipc_crosslang_tests::{any, channel_checksum, quote, stream_checksum, Any};
 
-const C_PEER: &str = env!("FLATIPC_XL_PEER");
-const C_PEER_ASAN: &str = env!("FLATIPC_XL_PEER_ASAN");
-const RUST_PEER: &str = env!("CARGO_BIN_EXE_rust-peer");
+mod common;
 
-/// Messages per transfer test (each direction takes a second or two in a debug build).
-const COUNT: u64 = 1_000_000;
-
-/// The flatipc result codes of `flatipc.h` that these tests expect.
-mod code {
-    pub const DISCONNECTED: i32 = -4;
-    pub const CORRUPT: i32 = -5;
-    pub const CORRUPT_FRAME: i32 = -6;
-    pub const INSECURE: i32 = -15;
-    pub const NOT_READY: i32 = -16;
-    pub const BAD_HEADER: i32 = -17;
-    pub const VERSION: i32 = -18;
-    pub const WRONG_KIND: i32 = -19;
-    pub const TYPE_MISMATCH: i32 = -20;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn unique(what: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    format!("xl-{what}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
-fn segment_path(name: &str) -> PathBuf {
-    PathBuf::from(format!("/dev/shm/flatipc.{name}"))
-}
-
-/// Removes the named segment when dropped.
-struct Cleanup(String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(segment_path(&self.0));
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lang {
-    C,
-    CAsan,
-    Rust,
-}
-
-impl Lang {
-    fn exe(self) -> &'static str {
-        match self {
-            Lang::C => C_PEER,
-            Lang::CAsan => C_PEER_ASAN,
-            Lang::Rust => RUST_PEER,
-        }
-    }
-}
-
-/// A peer process whose stdout lines arrive on a channel (so that waits can time out).
-struct Peer {
-    what: String,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Peer {
-    fn spawn(lang: Lang, args: &[&str]) -> Peer {
-        let mut child = Command::new(lang.exe())
-            .args(args)
-            .env("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
-            .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {lang:?} {args:?}: {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        Peer { what: format!("{lang:?} {args:?}"), child, stdin, lines, seen: Vec::new() }
-    }
-
-    /// The next line starting with `prefix` (earlier lines are kept in `seen`).
-    fn expect_line(&mut self, prefix: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => return line,
-                Ok(line) => self.seen.push(line),
-                Err(e) => panic!(
-                    "{}: no line starting with {prefix:?} ({e}); output so far: {:?}",
-                    self.what, self.seen
-                ),
-            }
-        }
-    }
-
-    fn send_line(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "{line}").and_then(|()| stdin.flush()).expect("write to peer");
-    }
-
-    /// Waits for the process to exit (killing it after `timeout`); returns its status and the
-    /// lines it printed that were not consumed yet.
-    fn finish(mut self, timeout: Duration) -> (ExitStatus, Vec<String>) {
-        self.stdin = None;
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("{} did not finish within {timeout:?}; output {:?}", self.what, self.seen);
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let mut lines = std::mem::take(&mut self.seen);
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            lines.push(line);
-        }
-        (status, lines)
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill(); // SIGKILL: no destructor or atexit handler runs
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.kill();
-        }
-    }
-}
-
-/// Reads the `u32` / `u64` at `offset` of a segment file (the page cache is the mapping).
-fn read_u32(file: &File, offset: u64) -> u32 {
-    let mut b = [0u8; 4];
-    file.read_exact_at(&mut b, offset).expect("read segment");
-    u32::from_le_bytes(b)
-}
-
-fn read_u64(file: &File, offset: u64) -> u64 {
-    let mut b = [0u8; 8];
-    file.read_exact_at(&mut b, offset).expect("read segment");
-    u64::from_le_bytes(b)
-}
-
-const OFF_WRITE_POS: u64 = 2560;
-const OFF_READ_POS: u64 = 2688;
-const OFF_READER_PARKED: u64 = 2816;
-const OFF_READER_FUTEX: u64 = 2820;
-const READER_MAY_PARK: u64 = 2176 + 64 + 32;
-
-/// Parses `<tag> <count> <checksum> [rest]`.
-fn parse_result(line: &str) -> (u64, u64, String) {
-    let mut words = line.split_whitespace().skip(1);
-    let count = words.next().and_then(|w| w.parse().ok()).expect("count");
-    let sum = words.next().and_then(|w| u64::from_str_radix(w, 16).ok()).expect("checksum");
-    (count, sum, words.collect::<Vec<_>>().join(" "))
-}
+use common::*;
 
 /// Runs a writer and a reader of `kind` (`chan` or `stream`) as separate processes and checks
 /// that both saw `COUNT` messages with the checksum computed here, and that the reader then saw
@@ -418,10 +238,11 @@ fn sigkilled_c_writer_is_disconnected_for_a_rust_reader() {
     assert_eq!(read_u64(&file, OFF_WRITE_POS), next, "every committed message was delivered");
     assert!(killed.elapsed() < Duration::from_secs(5), "disconnect took {:?}", killed.elapsed());
     assert!(!reader.writer_alive());
-    // try_recv checks a crashed writer's lock every 4096th empty poll (PROTOCOL.md §3).
-    let polls = (0..=4096).map(|_| reader.try_recv().map(|_| ()));
-    let mut seen = polls.skip_while(|r| matches!(r, Err(RecvError::Empty)));
-    assert!(matches!(seen.next(), Some(Err(RecvError::Disconnected))));
+    // Once told Disconnected, the reader keeps being told so (it no longer reports Empty until
+    // its next periodic check of the writer's lock).
+    for poll in 0..5000 {
+        assert!(matches!(reader.try_recv(), Err(RecvError::Disconnected)), "poll {poll}");
+    }
     eprintln!("drained {} messages after the kill", next - drained_from);
 }
 
@@ -451,6 +272,7 @@ fn sigkilled_rust_writer_is_disconnected_for_a_c_reader() {
         let write_pos = read_u64(&file, OFF_WRITE_POS);
         assert!(words[0] > 0);
         assert_eq!(words[1], write_pos, "every committed message was delivered");
+        assert_eq!(words[2], 5000, "every try_recv after the disconnect reports it");
         assert_eq!(read_u64(&file, OFF_READ_POS), write_pos);
         assert!(elapsed < Duration::from_secs(5), "disconnect took {elapsed:?}");
         eprintln!("{reader_wait}: C reader saw the disconnect {elapsed:?} after the kill");
@@ -459,11 +281,6 @@ fn sigkilled_rust_writer_is_disconnected_for_a_c_reader() {
 
 // ---------------------------------------------------------------------------------------------
 // Liveness locks and stale segments across languages
-
-/// Runs the C peer to completion and returns its output lines.
-fn c_run(args: &[&str]) -> (ExitStatus, Vec<String>) {
-    Peer::spawn(Lang::C, args).finish(Duration::from_secs(30))
-}
 
 #[test]
 fn one_writer_at_a_time_across_languages() {
@@ -567,11 +384,6 @@ fn rust_stream_segment(name: &str) {
             break;
         }
     }
-}
-
-fn scribble(name: &str, offset: u64, bytes: &[u8]) {
-    let file = File::options().write(true).open(segment_path(name)).expect("open segment");
-    file.write_all_at(bytes, offset).expect("scribble");
 }
 
 /// Runs the sanitized C peer's `role` on the segment and returns the code it printed.
