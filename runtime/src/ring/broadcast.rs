@@ -3,7 +3,7 @@
 //! cursors. Tethered readers hold the writer back and read in place; lossy readers never do, and
 //! validate every copy with the unit's sequence word (a seqlock).
 
-use super::core::{wrap, Corrupt};
+use super::core::{wrap, Corrupt, MAX_POSITION};
 use crate::sync::{fence, AtomicU32, AtomicU64, Ordering};
 
 /// Reader entry `state`: free.
@@ -216,7 +216,9 @@ impl LossyCore {
             if write == self.pos || self.pos >= self.end {
                 return Ok(Lossy::Empty);
             }
-            if write < self.pos {
+            // Positions stay below 2^62 (`docs/PROTOCOL.md` §5): a larger one is corruption,
+            // and would overflow the missed count of a reader that took it as a lap.
+            if write < self.pos || write >= MAX_POSITION {
                 return Err(Corrupt::Positions { read_pos: self.pos, write_pos: write });
             }
             if write - self.pos > self.capacity - 1 {

@@ -617,8 +617,8 @@ struct Scribble {
     bytes: Vec<u8>,
     /// What the C peer's tethered, lossy, and tethered-from-the-oldest readers end with.
     expect: [Drained; 3],
-    /// Whether the Rust lossy readers end the same way (false: a protocol gap, see
-    /// runtime/include/PROTOCOL-GAPS.md "Phase 2").
+    /// Whether the Rust lossy readers end the same way (false: the implementations differ
+    /// where PROTOCOL.md leaves room; only the tethered readers are compared).
     rust_agrees: bool,
 }
 
@@ -726,15 +726,15 @@ fn scribbled_broadcast_rings_are_errors_in_c_and_rust() {
                 expect: [(C, 0, 0, 0), (D, 0, 15, 0), (D, 0, 15, 15)],
                 rust_agrees: true,
             },
-            // At 2^64 - 1: C refuses it as corrupt everywhere (PROTOCOL.md §5 "Positions");
-            // the Rust lossy reader does not check the 2^62 bound (PROTOCOL-GAPS.md).
+            // At 2^64 - 1: refused as corrupt by every reader, tethered or lossy, in both
+            // languages (PROTOCOL.md §5 "Positions").
             Scribble {
                 what: "write_pos huge",
                 kind,
                 at: write_pos,
                 bytes: u64le(u64::MAX),
                 expect: all((C, 0, 0, 0)),
-                rust_agrees: false,
+                rust_agrees: true,
             },
         ]);
     }
