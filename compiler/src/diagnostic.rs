@@ -159,6 +159,14 @@ error_codes! {
     MisplacedAttribute = "FI0503": "attribute not allowed here",
     DuplicateAttribute = "FI0504": "attribute given twice",
     ReservedMessageId = "FI0505": "message id is reserved",
+
+    LibraryVersionMismatch = "FI0601": "the files of a library disagree on its version",
+    VersionTooNew = "FI0602": "version newer than the library's current version",
+    VersionedMemberNotAllowed = "FI0603": "`added` or `removed` on a member whose layout is frozen",
+    VersionedMessageNested = "FI0604": "a message with versioned members is nested in another type",
+    MemberNotAppended = "FI0605": "a member of an older version follows a newer one",
+    VersionChangesAlignment = "FI0606": "a version would change the message's alignment",
+    TooManySteps = "FI0607": "a message changes layout in more than 4 versions",
 }
 
 /// A secondary location with a note.

@@ -19,7 +19,7 @@ pub struct LibraryId(pub usize);
 pub struct DeclId(pub usize);
 
 /// A compiled set of libraries: the files given plus everything they import.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Schema {
     /// Libraries in dependency order: every library comes after the libraries it imports.
     pub libraries: Vec<Library>,
@@ -38,6 +38,9 @@ pub struct Library {
     pub docs: Vec<String>,
     /// Source files, in the order read.
     pub files: Vec<PathBuf>,
+    /// The library's current version (`@available(version=N)` on the `library` line, 1 to
+    /// 255, default 1): the version its writers write and the newest its readers understand.
+    pub version: u16,
     /// Libraries imported with `using`.
     pub imports: Vec<LibraryId>,
     /// Declarations to emit, in dependency order: every declaration comes after the declarations
@@ -242,10 +245,41 @@ pub struct Struct {
     pub size: u64,
     /// Alignment in bytes.
     pub align: u64,
-    /// Layout fingerprint.
+    /// Layout fingerprint of the current version (members removed by `removed=` are reserved
+    /// space and not hashed); equal to the last step's.
     pub fingerprint: u64,
     /// Set for top-level messages (`@message`).
     pub message: Option<MessageInfo>,
+    /// The versions at which the layout changed, oldest first (`docs/EVOLUTION.md` §3): the
+    /// first is version 1; a struct without `added`/`removed` members has exactly one step,
+    /// `(1, size, fingerprint)`, and only messages have more (at most [`MAX_STEPS`]).
+    pub steps: Vec<VersionStep>,
+}
+
+/// Most versions at which a message's layout may change (its steps), version 1 included.
+pub const MAX_STEPS: usize = 4;
+
+/// Largest library version.
+pub const MAX_VERSION: u16 = 255;
+
+/// The layout of a struct at one version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionStep {
+    /// The version at which the layout changed.
+    pub version: u16,
+    /// Size in bytes of the layout at that version: the end of the members present then
+    /// (removed ones included: their bytes stay), rounded up to the struct's alignment.
+    pub size: u64,
+    /// Fingerprint of the struct restricted to the members present and not removed at that
+    /// version, with size `size`.
+    pub fingerprint: u64,
+}
+
+impl Struct {
+    /// Whether the struct has members added after version 1 or removed (more than one step).
+    pub fn is_versioned(&self) -> bool {
+        self.steps.len() > 1
+    }
 }
 
 /// Message identity.
@@ -270,19 +304,37 @@ pub struct Member {
     pub offset: u64,
     /// Padding bytes that follow this member (before the next member or the end).
     pub padding_after: u64,
-    /// `@available` data (its wire meaning is defined by the versioning work, not yet).
+    /// `@available` data: `added` and `removed` give the versions at which the member joined
+    /// the layout and became reserved space (checked: see `docs/LANGUAGE.md`).
     pub available: Option<Available>,
 }
 
 /// `@available(added=N, deprecated=N, removed=N)` as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Available {
-    /// `added=`.
+    /// `added=`: the version at which the member joined the layout.
     pub added: Option<u64>,
-    /// `deprecated=`.
+    /// `deprecated=` (documentation only).
     pub deprecated: Option<u64>,
-    /// `removed=`.
+    /// `removed=`: from this version on, the member is reserved space (`_removed_<name>`).
     pub removed: Option<u64>,
+}
+
+impl Member {
+    /// The version at which the member joined the layout (`added`, 1 when not given).
+    pub fn added(&self) -> u64 {
+        self.available.and_then(|a| a.added).unwrap_or(1)
+    }
+
+    /// The version from which the member is reserved space, if it was removed.
+    pub fn removed(&self) -> Option<u64> {
+        self.available.and_then(|a| a.removed)
+    }
+
+    /// Whether the member is present (and not removed) at `version`.
+    pub fn present_at(&self, version: u64) -> bool {
+        self.added() <= version && self.removed().map_or(true, |r| version < r)
+    }
 }
 
 /// An enum or bits type.

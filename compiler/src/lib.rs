@@ -13,6 +13,7 @@
 //!
 //! Pipeline: [`parse`] (text → [`ast`]) → [`check`] (AST → validated [`ir`] with layout) →
 //! [`backend`] (IR → Rust, C, JSON). Only [`compile`] and [`builder`] touch the file system.
+//! [`compat`] compares two IRs (compiled, or read back from JSON) for `flatipc-gen compat`.
 //!
 //! ```
 //! let schema = flatipc_gen::compile_sources(&[(
@@ -30,6 +31,7 @@ pub mod ast;
 pub mod backend;
 pub mod builder;
 pub mod check;
+pub mod compat;
 pub mod compile;
 pub mod diagnostic;
 pub mod ir;

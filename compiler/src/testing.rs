@@ -40,7 +40,8 @@ const PRIMS: &[&str] = &[
 
 /// A random valid schema in library `library` with about `decls` declarations: structs
 /// (nesting earlier and later ones), enums, bits, aliases, arrays (nested), bounded strings and
-/// vectors, constants and messages.
+/// vectors, constants and messages, and up to two messages with a version history (members
+/// added in versions 2 and 3, members removed), in a library at version 3.
 pub fn random_schema(library: &str, seed: u64, decls: usize) -> String {
     let mut rng = Rng::new(seed);
     let mut out = format!("library {library};\n\n");
@@ -107,6 +108,32 @@ pub fn random_schema(library: &str, seed: u64, decls: usize) -> String {
                 let _ = writeln!(out, "const T{i} uint32 = {};", rng.below(1000));
             }
         }
+    }
+    // Messages with a version history. Nothing nests them, so they may grow; each starts with
+    // a `uint64`, so no later member raises the alignment and no removal lowers it.
+    let versioned = rng.below(3);
+    for k in 0..versioned {
+        let _ = writeln!(out, "@message\ntype V{k} = struct {{\n    m0 uint64;");
+        let mut m = 1;
+        for added in 1..=3u64 {
+            for _ in 0..rng.below(3) {
+                let ty = random_type(&mut rng, 0, &struct_after, &enum_any, 1);
+                let removed =
+                    (added < 3 && rng.below(3) == 0).then(|| added + 1 + rng.below(3 - added));
+                let available = match (added, removed) {
+                    (1, None) => String::new(),
+                    (1, Some(r)) => format!("    @available(removed={r})\n"),
+                    (a, None) => format!("    @available(added={a})\n"),
+                    (a, Some(r)) => format!("    @available(added={a}, removed={r})\n"),
+                };
+                let _ = writeln!(out, "{available}    m{m} {ty};");
+                m += 1;
+            }
+        }
+        let _ = writeln!(out, "}};");
+    }
+    if versioned > 0 {
+        out.insert_str(0, "@available(version=3)\n");
     }
     out
 }

@@ -183,6 +183,9 @@ fn market() -> Market {
     members[0].docs = vec![" Ticker, e.g. `AAPL` (end */ here).".into()];
     members[1].available =
         Some(flatipc_gen::ir::Available { added: Some(2), deprecated: Some(3), removed: None });
+    // A library at version 3 (the hand-built layout keeps one step: backends print what the IR
+    // says, they never compute layout).
+    b.schema.libraries[data.0].version = 3;
     Market { schema: b.build(), base, data, quote }
 }
 
@@ -481,6 +484,52 @@ fn validate_applies_the_rust_rules_in_rust_order() {
          static void valid(market_data_Quote *q) {{\n    memset(q, 0, sizeof *q);\n    \
          q->levels[0].side = market_base_Side_BUY;\n    q->levels[1].side = market_base_Side_SELL;\n    \
          q->wide = market_data_Wide_NEG;\n    q->direction = market_base_Side_BUY;\n}}\n\
+         int main(void) {{\n{body}    return 0;\n}}\n"
+    );
+    for (compiler, file, exe) in
+        [(C_COMPILER, "cases.c", "cases_c"), (CXX_COMPILER, "cases.cpp", "cases_cpp")]
+    {
+        write(&dir.join(file), &source).unwrap();
+        compile(compiler, &dir, &dir.join(file), Some(&dir.join(exe)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let printed = run(std::process::Command::new(dir.join(exe)), exe).unwrap();
+        assert_eq!(printed, expected, "{}", compiler.0);
+    }
+}
+
+/// Members removed by schema evolution are reserved bytes that older writers still fill:
+/// `lib_Type_validate` does not check them (as Rust's `validate` does not), even when their old
+/// type could hold invalid data; the padding after them is still checked.
+#[test]
+fn validate_skips_removed_members() {
+    let schema = flatipc_gen::compile_sources(&[(
+        "ev.fidl",
+        "@available(version=2)\nlibrary ev;\n\
+         type Side = strict enum : uint8 { BID = 1; };\n\
+         @message\n\
+         type M = struct { a uint64; @available(removed=2) side Side; \
+         @available(removed=2) flag bool; b Side; };\n",
+    )])
+    .unwrap_or_else(|d| panic!("{}", d.render(false)));
+    let dir = fresh_dir("c_backend/validate_removed");
+    write(&dir.join("ev.h"), &c::generate(&schema, LibraryId(0))).unwrap();
+    let cases = [
+        ("valid", "", 0),
+        ("removed members hold anything", "m._removed_side[0] = 9; m._removed_flag[0] = 7;", 0),
+        ("the padding after them is checked", "m._pad0[0] = 1;", invalid::PADDING),
+        ("later members are checked", "m.b = 3;", invalid::ENUM),
+    ];
+    let mut body = String::new();
+    let mut expected = String::new();
+    for (name, edit, code) in cases {
+        body.push_str(&format!(
+            "    {{\n        ev_M m;\n        memset(&m, 0, sizeof m);\n        m.b = ev_Side_BID;\n        \
+             {edit}\n        printf(\"%s %d\\n\", \"{name}\", ev_M_validate(&m));\n    }}\n"
+        ));
+        expected.push_str(&format!("{name} {code}\n"));
+    }
+    let source = format!(
+        "#include <stdio.h>\n#include <string.h>\n#include \"ev.h\"\n\
          int main(void) {{\n{body}    return 0;\n}}\n"
     );
     for (compiler, file, exe) in

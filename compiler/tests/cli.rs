@@ -205,7 +205,7 @@ fn ir_prints_the_json_ir() {
     assert_exit(&o, 0);
     assert_eq!(stdout(&o), flatipc_gen::backend::json::generate(&market_schema()));
     let ir: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("valid JSON");
-    assert_eq!(ir["flatipc_ir_version"], 1);
+    assert_eq!(ir["flatipc_ir_version"], 2);
 }
 
 #[test]

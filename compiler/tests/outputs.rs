@@ -148,6 +148,25 @@ fn corpus_snapshots() {
     }
 }
 
+/// The two releases of the schema-evolution example: every output of version 2 (version 1 is
+/// plain), and both through the C compilers and the probe.
+#[test]
+fn evolution_snapshots_and_c_layout() {
+    let v1 = compile(&[Path::new(SCHEMAS).join("evolution/v1/market.fidl")], &[]);
+    let v2 = compile(&[Path::new(SCHEMAS).join("evolution/v2/market.fidl")], &[]);
+    let mut settings = insta::Settings::clone_current();
+    settings.set_omit_expression(true);
+    settings.set_description("schemas/evolution/v2/market.fidl");
+    settings.bind(|| {
+        let lib = LibraryId(0);
+        insta::assert_snapshot!("evolution_v2_ir", flatipc_gen::backend::json::generate(&v2));
+        insta::assert_snapshot!("evolution_v2_rs", flatipc_gen::backend::rust::generate(&v2, lib));
+        insta::assert_snapshot!("evolution_v2_h", flatipc_gen::backend::c::generate(&v2, lib));
+    });
+    check_c_layout(&v1, &fresh_dir("outputs_evolution_v1_c"));
+    check_c_layout(&v2, &fresh_dir("outputs_evolution_v2_c"));
+}
+
 /// Every example schema and the whole corpus through gcc -std=c11 and g++ -std=c++17: each
 /// header compiles on its own, and a probe prints sizes, alignments, offsets, padding,
 /// constants and fingerprints, which must equal the IR.

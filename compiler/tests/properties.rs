@@ -123,11 +123,30 @@ fn check_invariants(schema: &Schema) {
                     assert_eq!(end, next, "{what}: offset + size + padding_after");
                     if let Some(n) = s.members.get(k + 1) {
                         assert!(n.offset > m.offset, "{what}: offsets increase");
-                        // Natural layout: padding only to reach the next alignment.
-                        assert!(m.padding_after < n.ty.align, "{what}: too much padding");
+                        assert!(n.added() >= m.added(), "{what}: members are appended");
+                        if n.added() > m.added() {
+                            // A new version starts at the size of the one before it.
+                            let end = m.offset + m.ty.size;
+                            assert_eq!(n.offset, end.div_ceil(s.align) * s.align, "{what}");
+                        } else {
+                            // Natural layout: padding only to reach the next alignment.
+                            assert!(m.padding_after < n.ty.align, "{what}: too much padding");
+                        }
                     } else {
                         assert!(m.padding_after < s.align, "{what}: too much trailing padding");
                     }
+                }
+                // Steps: version 1 first, increasing, sizes growing on the alignment grid,
+                // the last one the current layout, at most 4.
+                assert!(!s.steps.is_empty() && s.steps.len() <= 4, "{name}: steps");
+                assert_eq!(s.steps[0].version, 1, "{name}: first step");
+                assert!(s.steps.windows(2).all(|w| w[0].version < w[1].version), "{name}");
+                assert!(s.steps.windows(2).all(|w| w[0].size <= w[1].size), "{name}");
+                assert!(s.steps.iter().all(|step| step.size % s.align == 0), "{name}");
+                let last = s.steps.last().expect("a step");
+                assert_eq!((last.size, last.fingerprint), (s.size, s.fingerprint), "{name}");
+                if s.message.is_none() {
+                    assert_eq!(s.steps.len(), 1, "{name}: only messages have a history");
                 }
             }
             DeclKind::String(b) | DeclKind::Vector(b) => {

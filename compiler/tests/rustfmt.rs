@@ -34,6 +34,10 @@ fn generated_rust_is_rustfmt_formatted() {
     let market = Path::new(SCHEMAS).join("market.fidl");
     add("schemas/market.fidl", &compile_files(&[market], &[SCHEMAS]));
     add("tests/corpus/valid", &compile_files(&fidl_files(CORPUS), &[]));
+    for version in ["v1", "v2"] {
+        let path = Path::new(SCHEMAS).join(format!("evolution/{version}/market.fidl"));
+        add(&format!("schemas/evolution/{version}"), &compile_files(&[path], &[]));
+    }
     for seed in 0..8 {
         let text = flatipc_gen::testing::random_schema("random", seed, 40);
         add(&format!("random schema (seed {seed})"), &compile_sources(&[("random.fidl", &text)]));
@@ -59,10 +63,11 @@ fn generated_rust_is_rustfmt_formatted() {
 }
 
 /// A schema whose names make lines of many lengths around rustfmt's limits: type and member
-/// names of 1 to 40 characters, in structs, enums, bits and vectors. (Past about 40 characters
-/// some lines, such as `pub const NAME: Type =`, still differ from rustfmt's.)
+/// names of 1 to 40 characters, in structs, enums, bits, vectors and versioned messages (with
+/// added and removed members). (Past about 40 characters some lines, such as
+/// `pub const NAME: Type =`, still differ from rustfmt's.)
 fn long_names() -> String {
-    let mut text = String::from("library long.names;\n");
+    let mut text = String::from("@available(version=2)\nlibrary long.names;\n");
     for len in (1..=40).step_by(3) {
         let name = format!("T{}", "a".repeat(len - 1));
         let member = format!("m{}", "b".repeat(len - 1));
@@ -70,7 +75,10 @@ fn long_names() -> String {
             "type S{name} = struct {{ {member} uint8; x vector<S{name}Inner, 2>; }};\n\
              type S{name}Inner = struct {{ {member} uint64; }};\n\
              type E{name} = strict enum : uint8 {{ {}A = 1; {}B = 2; }};\n\
-             type B{name} = flexible bits : uint16 {{ {}X = 1; {}Y = 4; }};\n",
+             type B{name} = flexible bits : uint16 {{ {}X = 1; {}Y = 4; }};\n\
+             @message\n\
+             type M{name} = struct {{ {member} uint64; @available(removed=2) r{member} S{name}Inner; \
+             @available(added=2) a{member} uint32; }};\n",
             member.to_uppercase(),
             member.to_uppercase(),
             member.to_uppercase(),

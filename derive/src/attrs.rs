@@ -42,6 +42,23 @@ pub(crate) struct ContainerAttrs {
     pub(crate) kind: Option<(Kind, Span)>,
     /// Span of `strict`, if present.
     pub(crate) strict: Option<Span>,
+    /// `version = N` (1 to 255), with the span of the literal.
+    pub(crate) version: Option<(u16, Span)>,
+}
+
+/// Largest schema version (`#[flat(version = N)]`, `added`, `removed`).
+pub(crate) const MAX_VERSION: u16 = 255;
+
+/// Parses a version literal (`1..=255`) of option `what`.
+fn version_literal(meta: &syn::meta::ParseNestedMeta<'_>, what: &str) -> Result<(u16, Span)> {
+    let lit: LitInt = meta.value()?.parse()?;
+    match lit.base10_parse::<u16>() {
+        Ok(v) if (1..=MAX_VERSION).contains(&v) => Ok((v, lit.span())),
+        _ => Err(Error::new(
+            lit.span(),
+            format!("`{what}` must be a version, an integer literal from 1 to {MAX_VERSION}"),
+        )),
+    }
 }
 
 impl ContainerAttrs {
@@ -51,6 +68,7 @@ impl ContainerAttrs {
         let mut id = None;
         let mut kind: Option<(Kind, Span)> = None;
         let mut strict = None;
+        let mut version = None;
 
         for attr in attrs.iter().filter(|a| a.path().is_ident("flat")) {
             attr.parse_nested_meta(|meta| {
@@ -105,15 +123,25 @@ impl ContainerAttrs {
                         return Err(meta.error("`strict` is given twice: keep one"));
                     }
                     strict = Some(span);
+                } else if meta.path.is_ident("version") {
+                    if version.is_some() {
+                        return Err(meta.error("`version` is given twice: keep one"));
+                    }
+                    version = Some(version_literal(&meta, "version")?);
                 } else if meta.path.is_ident("padding") {
                     return Err(meta.error(
                         "`#[flat(padding)]` goes on a member (`#[flat(padding)] _pad0: [u8; N]`), \
                          not on the struct",
                     ));
+                } else if ["added", "removed", "was"].iter().any(|o| meta.path.is_ident(o)) {
+                    return Err(meta.error(
+                        "`added`, `removed` and `was` go on a member (`#[flat(added = 2)] x: u32`); \
+                         the struct takes `version = N`",
+                    ));
                 } else {
                     return Err(meta.error(
                         "unknown `#[flat]` option: expected `crate = \"path\"`, `id = N`, \
-                         `string`, `vector`, `enum`, `bits` or `strict`",
+                         `version = N`, `string`, `vector`, `enum`, `bits` or `strict`",
                     ));
                 }
                 Ok(())
@@ -140,31 +168,71 @@ impl ContainerAttrs {
             ));
         }
 
+        if let (Some((_, version_span)), Some((kind, _))) = (version, kind) {
+            return Err(Error::new(
+                version_span,
+                format!(
+                    "a `#[flat({})]` type has no version (its layout never changes): remove \
+                     `version`",
+                    kind.keyword()
+                ),
+            ));
+        }
+
         let krate = krate.unwrap_or_else(|| syn::parse_quote!(::flatipc));
-        Ok(Self { krate, id, kind, strict })
+        Ok(Self { krate, id, kind, strict, version })
     }
 }
 
-/// Whether a member carries `#[flat(padding)]` (the only member option).
-pub(crate) fn is_padding(attrs: &[Attribute]) -> Result<bool> {
-    let mut padding = false;
+/// What a member's `#[flat(...)]` attributes said.
+#[derive(Default)]
+pub(crate) struct MemberAttrs {
+    /// `padding`: explicit padding, `[u8; N]`.
+    pub(crate) padding: Option<Span>,
+    /// `added = N`: the version at which the member joined the layout.
+    pub(crate) added: Option<(u16, Span)>,
+    /// `removed = N`: from this version on, the member is reserved bytes.
+    pub(crate) removed: Option<(u16, Span)>,
+    /// `was = T`: the type a removed member had.
+    pub(crate) was: Option<syn::Type>,
+}
+
+/// Reads a member's `#[flat(...)]` options: `padding`, `added = N`, `removed = N`, `was = T`.
+pub(crate) fn member(attrs: &[Attribute]) -> Result<MemberAttrs> {
+    let mut out = MemberAttrs::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("flat")) {
         attr.parse_nested_meta(|meta| {
+            let twice = |name: &str| meta.error(format!("`{name}` is given twice: keep one"));
             if meta.path.is_ident("padding") {
-                if padding {
-                    return Err(meta.error("`padding` is given twice: keep one"));
+                if out.padding.is_some() {
+                    return Err(twice("padding"));
                 }
-                padding = true;
-                Ok(())
+                out.padding = Some(meta.path.span());
+            } else if meta.path.is_ident("added") {
+                if out.added.is_some() {
+                    return Err(twice("added"));
+                }
+                out.added = Some(version_literal(&meta, "added")?);
+            } else if meta.path.is_ident("removed") {
+                if out.removed.is_some() {
+                    return Err(twice("removed"));
+                }
+                out.removed = Some(version_literal(&meta, "removed")?);
+            } else if meta.path.is_ident("was") {
+                if out.was.is_some() {
+                    return Err(twice("was"));
+                }
+                out.was = Some(meta.value()?.parse()?);
             } else {
-                Err(meta.error(
-                    "unknown `#[flat]` member option: the only one is `padding` (struct options \
-                     such as `id` go on the struct)",
-                ))
+                return Err(meta.error(
+                    "unknown `#[flat]` member option: expected `padding`, `added = N`, \
+                     `removed = N` or `was = T` (struct options such as `id` go on the struct)",
+                ));
             }
+            Ok(())
         })?;
     }
-    Ok(padding)
+    Ok(out)
 }
 
 /// The representation a `#[repr(...)]` set asked for, as far as flatipc cares.

@@ -73,9 +73,9 @@
 //! # Accepted forms
 //!
 //! 1. **A struct or message**: a `#[repr(C)]` struct with named members. Implements `FlatType`
-//!    and `FlatMessage` (`NAME`, `MESSAGE_ID`, `MEMBERS`). `validate` checks every member whose
-//!    type needs it, and that padding members are zero; errors name the innermost struct and
-//!    member (`Order.side`).
+//!    and `FlatMessage` (`NAME`, `MESSAGE_ID`, `MEMBERS`, `VERSION`, `STEPS`). `validate` checks
+//!    every member whose type needs it, and that padding members are zero; errors name the
+//!    innermost struct and member (`Order.side`).
 //! 2. **A bounded string or vector**: `#[flat(string)]` on
 //!    `#[repr(C)] struct Name { len: u32, data: [u8; N], <padding>.. }`, or `#[flat(vector)]` on
 //!    `#[repr(C)] struct Ids { len: u32, <padding>.., items: [T; N], <padding>.. }`. Implements
@@ -98,12 +98,35 @@
 //! |---|---|
 //! | `crate = "path"` | path of the flatipc crate in generated code (default `::flatipc`) |
 //! | `id = N` | message id (`u32` integer literal): `MESSAGE_ID = Some(N)`; form 1 only |
+//! | `version = N` | the schema version the struct describes, 1 to 255: `VERSION = N` (default 1); form 1 only |
 //! | `string`, `vector` | form 2 |
 //! | `enum`, `bits` | form 3 |
 //! | `strict` | with `enum`/`bits`: unknown values are invalid data |
 //!
 //! On a member, `#[flat(padding)]` marks explicit padding: its type must be `[u8; N]`, it is
-//! excluded from fingerprints and `MEMBERS`, and `validate` requires it to be zero.
+//! excluded from fingerprints and `MEMBERS`, and `validate` requires it to be zero. Members of a
+//! message also take `added = N` and `removed = N, was = T` (see Versions).
+//!
+//! # Versions
+//!
+//! A message may grow across releases of its schema (`docs/EVOLUTION.md`): `#[flat(added = N)]`
+//! marks a member that joined the layout in version N, and a member removed in version N becomes
+//! reserved bytes, `#[flat(removed = N, was = T)] _removed_<name>: [u8; size_of::<T>()]`, which
+//! is not in `MEMBERS`, not validated and, from version N on, not hashed. The derive then
+//! implements `FlatMessage::STEPS` (one `VersionStep { version, size, fingerprint }` per version
+//! at which the layout changed, computed in `const` context like `FINGERPRINT`, and equal to what
+//! `flatipc-gen` computes for the same schema) and adds `pub const fn has_<member>(version: u16)
+//! -> bool` for each member added after version 1.
+//!
+//! The schema compiler's rules are enforced, by syntax or by compile-time assertions on the real
+//! layout: versions are at most the struct's `version`; only messages (`id = N`) have added or
+//! removed members, and never the first one; `added` never decreases in declaration order; a
+//! member is removed after it is added; at most 4 steps; a later version is not more aligned than
+//! the layout before it and starts at or after that layout's size (add `#[flat(padding)]`
+//! bytes); removed bytes have the size of `T`, sit where `T` could and do not lower the struct's
+//! alignment; a versioned struct has no padding after its last member beyond its alignment.
+//! (Whether a versioned message is nested in another struct is not visible to the derive; the
+//! schema compiler refuses it, FI0604.)
 //!
 //! # Fingerprints
 //!
@@ -114,7 +137,8 @@
 //! | vector | `Fingerprinter::vector(N, fp(T))` |
 //! | enum / bits | `Fingerprinter::enumeration(fp(int), strict)` / `Fingerprinter::bits(fp(int), strict)` |
 //!
-//! Member names are hashed without any `r#` escape (`r#type` is `"type"`).
+//! Member names are hashed without any `r#` escape (`r#type` is `"type"`), and a removed member
+//! under its old name (`_removed_flags` is `"flags"`).
 #![deny(missing_docs)]
 
 mod attrs;
@@ -122,6 +146,7 @@ mod bounded;
 mod newtype;
 mod structs;
 mod types;
+mod versions;
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
@@ -245,9 +270,24 @@ fn expand(input: &DeriveInput) -> Result<TokenStream2> {
             errors.finish()?;
             let members = members.unwrap_or_default();
             match kind {
-                Some((Kind::String, _)) => bounded::expand(input, &attrs, true, &members),
-                Some((Kind::Vector, _)) => bounded::expand(input, &attrs, false, &members),
-                _ => Ok(structs::expand(input, &attrs, &members)),
+                Some((kind @ (Kind::String | Kind::Vector), _)) => {
+                    let versioned = members.iter().find_map(|m| m.added.or(m.removed));
+                    if let Some((_, span)) = versioned {
+                        return Err(Error::new(
+                            span,
+                            format!(
+                                "a `#[flat({})]` type has no versions (its layout never \
+                                 changes): remove `added` and `removed`",
+                                kind.keyword()
+                            ),
+                        ));
+                    }
+                    bounded::expand(input, &attrs, kind == Kind::String, &members)
+                }
+                _ => {
+                    versions::check(input, &attrs, &members)?;
+                    Ok(structs::expand(input, &attrs, &members))
+                }
             }
         }
         Fields::Unnamed(unnamed) => {

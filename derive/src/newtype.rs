@@ -33,10 +33,18 @@ pub(crate) fn expand(
             ),
         ));
     };
-    if attrs::is_padding(&field.attrs)? {
+    let options = attrs::member(&field.attrs)?;
+    if options.padding.is_some() {
         return Err(Error::new_spanned(
             field,
             "a newtype has no padding: remove `#[flat(padding)]`",
+        ));
+    }
+    if options.added.is_some() || options.removed.is_some() || options.was.is_some() {
+        return Err(Error::new_spanned(
+            field,
+            "a newtype has no versions (its layout never changes): remove `added`, `removed` \
+             and `was`",
         ));
     }
     let ty = &field.ty;

@@ -7,6 +7,7 @@ use syn::{DeriveInput, Ident, LitStr, Path, Type};
 
 use crate::attrs::ContainerAttrs;
 use crate::types::Member;
+use crate::versions;
 
 /// `<ty as FlatType>::item` (a constant or `validate`), spanned on the member type, so that a
 /// type that is not flat is reported on the member, once, rather than once per use.
@@ -27,7 +28,7 @@ pub(crate) fn layout_assertions(
 ) -> TokenStream {
     let ident = &input.ident;
     let flat_checks = members.iter().filter(|m| !m.padding).map(|m| {
-        let ty = m.ty;
+        let ty = m.layout_type();
         quote_spanned! {ty.span()=> member_types_must_implement_FlatType::<#ty>(); }
     });
     let sizes = members.iter().map(|m| {
@@ -64,7 +65,8 @@ pub(crate) fn validate_members(
     struct_name: &str,
     members: &[Member<'_>],
 ) -> TokenStream {
-    let checks = members.iter().map(|m| {
+    // Removed members are reserved bytes that older writers still fill: never validated.
+    let checks = members.iter().filter(|m| m.removed.is_none()).map(|m| {
         let ident = m.ident;
         let ty = m.ty;
         let name = &m.name;
@@ -96,7 +98,10 @@ pub(crate) fn expand(
     let krate = &attrs.krate;
     let ident = &input.ident;
     let struct_name = syn::ext::IdentExt::unraw(ident).to_string();
-    let flat: Vec<&Member<'_>> = members.iter().filter(|m| !m.padding).collect();
+    // The members of the current version: removed ones are reserved bytes, hashed only in the
+    // steps of the versions before their removal.
+    let flat: Vec<&Member<'_>> =
+        members.iter().filter(|m| !m.padding && m.removed.is_none()).collect();
     let member_count = flat.len() as u64;
     let has_padding = members.iter().any(|m| m.padding);
 
@@ -132,7 +137,10 @@ pub(crate) fn expand(
         Some((id, _)) => quote! { ::core::option::Option::Some(#id) },
         None => quote! { ::core::option::Option::None },
     };
-    let assertions = layout_assertions(krate, input, members, TokenStream::new());
+    let assertions =
+        layout_assertions(krate, input, members, versions::assertions(krate, input, members));
+    let version_items = versions::message_items(krate, attrs, members);
+    let has_functions = versions::has_functions(input, members);
 
     // SAFETY (of the generated impls), one point per obligation of `FlatType` and `FlatMessage`:
     // - no implicit padding: the `const _` block fails to compile unless the members' sizes add
@@ -170,6 +178,9 @@ pub(crate) fn expand(
             const NAME: &'static ::core::primitive::str = #struct_name;
             const MESSAGE_ID: ::core::option::Option<::core::primitive::u32> = #message_id;
             const MEMBERS: &'static [#krate::Member] = &[#(#member_table),*];
+            #version_items
         }
+
+        #has_functions
     }
 }

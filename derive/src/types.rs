@@ -4,6 +4,7 @@
 //! These checks only catch, before type checking, the common mistakes whose trait error would be
 //! unhelpful, and say what to use instead.
 
+use proc_macro2::Span;
 use syn::{Error, Expr, Field, FieldsNamed, Ident, Result, Type, TypeArray};
 
 use crate::attrs;
@@ -18,6 +19,33 @@ pub(crate) struct Member<'a> {
     pub(crate) ty: &'a Type,
     /// `#[flat(padding)]`: explicit padding, `[u8; N]`, zero, not hashed.
     pub(crate) padding: bool,
+    /// `#[flat(added = N)]`, with the span of `N`.
+    pub(crate) added: Option<(u16, Span)>,
+    /// `#[flat(removed = N)]`, with the span of `N`: the member is reserved bytes
+    /// (`_removed_<name>: [u8; K]`), not validated, hashed as `was` before version `N`.
+    pub(crate) removed: Option<(u16, Span)>,
+    /// `#[flat(was = T)]`: the type a removed member had.
+    pub(crate) was: Option<Type>,
+}
+
+/// The prefix of a removed member's field name; the rest is its name in earlier versions.
+pub(crate) const REMOVED_PREFIX: &str = "_removed_";
+
+impl Member<'_> {
+    /// The version at which the member joined the layout (1 unless `added` says otherwise).
+    pub(crate) fn added_version(&self) -> u16 {
+        self.added.map_or(1, |(v, _)| v)
+    }
+
+    /// The version from which the member is reserved bytes.
+    pub(crate) fn removed_version(&self) -> Option<u16> {
+        self.removed.map(|(v, _)| v)
+    }
+
+    /// The type the member is laid out and hashed as: `was` for a removed member.
+    pub(crate) fn layout_type(&self) -> &Type {
+        self.was.as_ref().unwrap_or(self.ty)
+    }
 }
 
 /// Reads and checks every named member: its `#[flat]` options, its type (syntactically) and, for
@@ -42,18 +70,67 @@ pub(crate) fn members(fields: &FieldsNamed) -> Result<Vec<Member<'_>>> {
 
 fn member(field: &Field) -> Result<Member<'_>> {
     let ident = field.ident.as_ref().ok_or_else(|| Error::new_spanned(field, "expected a name"))?;
-    let padding = attrs::is_padding(&field.attrs)?;
-    if padding {
+    let options = attrs::member(&field.attrs)?;
+    let mut name = syn::ext::IdentExt::unraw(ident).to_string();
+    if let Some(padding) = options.padding {
+        if options.added.is_some() || options.removed.is_some() || options.was.is_some() {
+            return Err(Error::new(
+                padding,
+                "padding has no version: remove `added`, `removed` or `was` from a \
+                 `#[flat(padding)]` member",
+            ));
+        }
         if byte_array_len(&field.ty).is_none() {
             return Err(Error::new_spanned(
                 &field.ty,
                 "a `#[flat(padding)]` member must be a byte array `[u8; N]`",
             ));
         }
+    } else if let Some((_, removed)) = options.removed {
+        let Some(was) = &options.was else {
+            return Err(Error::new(
+                removed,
+                "a removed member needs `was = T`, the type it had: the layouts of the versions \
+                 before its removal are fingerprinted with it",
+            ));
+        };
+        if byte_array_len(&field.ty).is_none() {
+            return Err(Error::new_spanned(
+                &field.ty,
+                "a removed member is reserved bytes: write its type as `[u8; N]`, N being the \
+                 size of its old type (given in `was = T`)",
+            ));
+        }
+        match name.strip_prefix(REMOVED_PREFIX) {
+            Some(old) if !old.is_empty() => name = old.to_string(),
+            _ => {
+                return Err(Error::new(
+                    ident.span(),
+                    format!(
+                        "a removed member is named `{REMOVED_PREFIX}<its name>`: rename it \
+                         `{REMOVED_PREFIX}{name}`"
+                    ),
+                ))
+            }
+        }
+        check_type(was)?;
+    } else if let Some(was) = &options.was {
+        return Err(Error::new_spanned(
+            was,
+            "`was` gives the old type of a removed member: add `removed = N`, or remove `was`",
+        ));
     } else {
         check_type(&field.ty)?;
     }
-    Ok(Member { ident, name: syn::ext::IdentExt::unraw(ident).to_string(), ty: &field.ty, padding })
+    Ok(Member {
+        ident,
+        name,
+        ty: &field.ty,
+        padding: options.padding.is_some(),
+        added: options.added,
+        removed: options.removed,
+        was: options.was,
+    })
 }
 
 /// The length expression of a type written `[u8; N]`.

@@ -22,6 +22,7 @@ mod shadowed {
     pub struct ValidationError;
     pub struct CapacityError;
     pub struct Problem;
+    pub struct VersionStep;
     pub trait FlatType {}
     pub trait FromZeros {}
     pub trait TryFrom {}
@@ -56,6 +57,29 @@ mod shadowed {
         pub _pad0: [u8; 2],
         pub name: Name,
         pub ids: Ids,
+    }
+
+    /// A message with a version history: a member added in version 2, one removed in 3.
+    #[derive(
+        ::core::clone::Clone,
+        ::core::marker::Copy,
+        FlatMessage,
+        FromBytes,
+        IntoBytes,
+        KnownLayout,
+        Immutable,
+    )]
+    #[zerocopy(crate = "::flatipc_renamed::zerocopy")]
+    #[flat(crate = "::flatipc_renamed", id = 4, version = 3)]
+    #[repr(C)]
+    pub struct Evolved {
+        pub a: ::core::primitive::u32,
+        #[flat(removed = 3, was = Side)]
+        pub _removed_side: [u8; 1],
+        #[flat(padding)]
+        pub _pad0: [u8; 3],
+        #[flat(added = 2)]
+        pub r#type: ::core::primitive::u32,
     }
 
     #[derive(
@@ -149,3 +173,7 @@ fn derives_compile_and_work_without_prelude_or_the_usual_crate_name() {
 const _: () = ::core::assert!(<shadowed::Side as ::flatipc_renamed::FlatType>::NEEDS_VALIDATION);
 const _: () =
     ::core::assert!(<shadowed::Msg as ::flatipc_renamed::FlatMessage>::MEMBERS.len() == 4);
+const _: () = ::core::assert!(<shadowed::Evolved as ::flatipc_renamed::FlatMessage>::VERSION == 3);
+const _: () =
+    ::core::assert!(<shadowed::Evolved as ::flatipc_renamed::FlatMessage>::STEPS.len() == 3);
+const _: () = ::core::assert!(shadowed::Evolved::has_type(2) && !shadowed::Evolved::has_type(1));

@@ -70,8 +70,38 @@ pub unsafe trait FlatMessage: FlatType {
     const NAME: &'static str;
     /// The stable message id, for top-level messages; `None` for nested structs.
     const MESSAGE_ID: Option<u32>;
-    /// Every non-padding member, in declaration order.
+    /// Every non-padding member, in declaration order (members removed by schema evolution are
+    /// reserved space, not members).
     const MEMBERS: &'static [Member];
+
+    /// The schema version this type describes: the version of its library
+    /// (`@available(version=N)` on the `library` line, `#[flat(version = N)]` in Rust). A writer
+    /// built from it writes this version; a reader understands every version up to it.
+    const VERSION: u16 = 1;
+
+    /// The versions at which the type's layout changed, oldest first: version 1 first, then
+    /// each version that appended members or removed one (at most 4). Each step holds the size
+    /// and the layout fingerprint of the type restricted to the members present at that version
+    /// (`docs/EVOLUTION.md` §3). A type that never changed has one step,
+    /// `(1, size_of::<Self>(), FINGERPRINT)`; the last step is always the current layout.
+    #[allow(clippy::cast_possible_truncation)] // flat types are at most `u32::MAX` bytes
+    const STEPS: &'static [VersionStep] = &[VersionStep {
+        version: 1,
+        size: size_of::<Self>() as u32,
+        fingerprint: Self::FINGERPRINT,
+    }];
+}
+
+/// One step of a [`FlatMessage`]'s version history: the layout of the type at `version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VersionStep {
+    /// The version at which the layout changed (1 for the first step), at most 255.
+    pub version: u16,
+    /// The size in bytes of the layout at that version (members present then, rounded up to
+    /// the type's alignment); a prefix of every later step's layout.
+    pub size: u32,
+    /// The layout fingerprint at that version (`docs/EVOLUTION.md` §3).
+    pub fingerprint: u64,
 }
 
 /// One member of a [`FlatMessage`] struct.

@@ -70,7 +70,7 @@ pub mod wait;
 
 pub use flat::{
     check_padding, checked_prefix, checked_str, Bool, CapacityError, FlatMessage, FlatType, Member,
-    Problem, ValidationError,
+    Problem, ValidationError, VersionStep,
 };
 
 #[cfg(target_os = "linux")]

@@ -19,7 +19,16 @@ fn main() -> Result<(), flatipc_gen::BuildError> {
         .json_out(out.join("market"))
         .compile()?;
 
-    // 2. The valid corpus and random schemas, each in its own library.
+    // 2. The two releases of the schema-evolution example, each in its own directory (they
+    //    declare the same library): `evolution_v1/market_evo.rs`, `evolution_v2/market_evo.rs`.
+    for version in ["v1", "v2"] {
+        flatipc_gen::Builder::new()
+            .schema(root.join(format!("schemas/evolution/{version}/market.fidl")))
+            .rust_out(out.join(format!("evolution_{version}")))
+            .compile()?;
+    }
+
+    // 3. The valid corpus and random schemas, each in its own library.
     let mut sources: Vec<(String, String)> = Vec::new();
     let corpus = root.join("tests/corpus/valid");
     println!("cargo:rerun-if-changed={}", corpus.display());
@@ -46,7 +55,7 @@ fn main() -> Result<(), flatipc_gen::BuildError> {
         &flatipc_gen::builder::generate(&schema, flatipc_gen::Output::Json),
     )?;
 
-    // 3. Module declarations, the layout table and the message sets.
+    // 4. Module declarations, the layout table and the message sets.
     let market =
         flatipc_gen::compile_files(&[root.join("schemas/market.fidl")], &[root.join("schemas")])
             .map_err(flatipc_gen::BuildError::Schema)?;

@@ -22,8 +22,12 @@
 //! Names: a declaration `Name` of library `a.b` is `a_b_Name`; its companions are
 //! `a_b_Name_FINGERPRINT`, `a_b_Name_MESSAGE_ID`, `a_b_Name_MASK`, `a_b_Name_is_known`,
 //! `a_b_Name_validate` (structs, bounded strings and vectors, and aliases of them) and, for
-//! enum and bits members, `a_b_Name_MEMBER`. Explicit padding members are `_pad0`, `_pad1`, ...
-//! counted per type in declaration order (the Rust backend uses the same names). Bounded strings
+//! enum and bits members, `a_b_Name_MEMBER`. Messages also have `a_b_Name_VERSION` (the
+//! library's version), `a_b_Name_STEP_COUNT`, `a_b_Name_STEPS` (a `static const` array of
+//! `flatipc_gen_version_step`, defined in the common block, from the IR's steps) and
+//! `a_b_Name_has_<member>(uint16_t version)` per member added after version 1. Explicit padding
+//! members are `_pad0`, `_pad1`, ... counted per type in declaration order, and members removed by
+//! schema evolution are `uint8_t _removed_<member>[K]` (the Rust backend uses the same names). Bounded strings
 //! are `{ len, data }`, bounded vectors `{ len, items }`. The runtime helpers add, per message,
 //! the names listed in `c/runtime.rs` (`a_b_Quote_recv`, ...) and, per library, a few more
 //! (`a_b_dispatch`, ...); names shared by every header start with
@@ -141,6 +145,10 @@ fn defined_names(schema: &Schema, id: DeclId) -> Vec<String> {
             companion("validate");
             if s.message.is_some() {
                 companion("MESSAGE_ID");
+                ["VERSION", "STEP_COUNT", "STEPS"].iter().for_each(|suffix| companion(suffix));
+                for m in s.members.iter().filter(|m| m.removed().is_none() && m.added() > 1) {
+                    companion(&format!("has_{}", m.name));
+                }
                 runtime::MESSAGE_NAMES.iter().for_each(|suffix| companion(suffix));
             }
         }
@@ -187,6 +195,13 @@ const COMMON_BLOCK: &str = "\
 #endif
 FLATIPC_STATIC_ASSERT(sizeof(float) == 4, \"flatipc: float must be IEEE 754 binary32\");
 FLATIPC_STATIC_ASSERT(sizeof(double) == 8, \"flatipc: double must be IEEE 754 binary64\");
+/** The layout of a message at one version of its schema (lib_Type_STEPS): the version at which
+ *  it changed, its size in bytes and its layout fingerprint then (docs/EVOLUTION.md). */
+typedef struct flatipc_gen_version_step {
+    uint16_t version;
+    uint32_t size;
+    uint64_t fingerprint;
+} flatipc_gen_version_step;
 #endif /* FLATIPC_GEN_COMMON_H */
 ";
 
@@ -221,9 +236,20 @@ fn emit_struct(w: &mut Writer, schema: &Schema, decl: &Decl, c: &str, s: &Struct
     w.indent += 1;
     let mut pads = Padding::default();
     for m in &s.members {
-        emit_member_docs(w, m);
-        w.line(format!("{};{}", declarator(schema, &m.ty, &m.name), bool_note(&m.ty)));
-        offsets.push((m.name.clone(), m.offset));
+        if let Some(removed) = m.removed() {
+            let name = removed_name(m);
+            w.doc(&[format!(
+                "Reserved: member `{}` was removed in version {removed}; written as zeros, never \
+                 validated.",
+                m.name
+            )]);
+            w.line(format!("uint8_t {name}[{}];", m.ty.size));
+            offsets.push((name, m.offset));
+        } else {
+            emit_member_docs(w, m);
+            w.line(format!("{};{}", declarator(schema, &m.ty, &m.name), bool_note(&m.ty)));
+            offsets.push((m.name.clone(), m.offset));
+        }
         pads.emit(w, &mut offsets, m.offset + m.ty.size, m.padding_after);
     }
     if s.members.is_empty() {
@@ -235,9 +261,50 @@ fn emit_struct(w: &mut Writer, schema: &Schema, decl: &Decl, c: &str, s: &Struct
     w.line(format!("#define {c}_FINGERPRINT {}", fingerprint_literal(s.fingerprint)));
     if let Some(message) = s.message {
         w.line(format!("#define {c}_MESSAGE_ID UINT32_C(0x{:08x})", message.id));
+        emit_versions(w, c, schema.library(decl.library).version, s);
     }
     emit_layout_asserts(w, c, s.size, s.align, &offsets);
     validate::emit_struct(w, schema, c, s);
+}
+
+/// The field name of a member removed by schema evolution: reserved bytes.
+fn removed_name(m: &Member) -> String {
+    format!("_removed_{}", m.name)
+}
+
+/// A message's version, its steps and a `has_` function per member added after version 1.
+fn emit_versions(w: &mut Writer, c: &str, version: u16, s: &Struct) {
+    w.line(format!("#define {c}_VERSION UINT16_C({version})"));
+    w.line(format!("#define {c}_STEP_COUNT {}u", s.steps.len()));
+    w.doc(&[
+        "The layout at each version where it changed, oldest first: version, size, fingerprint."
+            .to_owned(),
+    ]);
+    w.line(format!("static const flatipc_gen_version_step {c}_STEPS[{c}_STEP_COUNT] = {{"));
+    w.indent += 1;
+    for step in &s.steps {
+        w.line(format!(
+            "{{{}u, {}u, {}}},",
+            step.version,
+            step.size,
+            fingerprint_literal(step.fingerprint)
+        ));
+    }
+    w.indent -= 1;
+    w.line("};");
+    for m in s.members.iter().filter(|m| m.removed().is_none() && m.added() > 1) {
+        w.doc(&[format!(
+            "Whether member `{}` is present in a message written at `version`: it was added in \
+             version {}.",
+            m.name,
+            m.added()
+        )]);
+        w.line(format!("static inline int {c}_has_{}(uint16_t version) {{", m.name));
+        w.indent += 1;
+        w.line(format!("return version >= {};", m.added()));
+        w.indent -= 1;
+        w.line("}");
+    }
 }
 
 fn emit_member_docs(w: &mut Writer, m: &Member) {

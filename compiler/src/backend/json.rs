@@ -1,14 +1,19 @@
 //! JSON backend: the IR as a stable, documented JSON document (`docs/IR.md`).
 //!
 //! Types refer to declarations by fully qualified name (`market.data/Quote`); fingerprints are
-//! hex strings, since JSON numbers above 2^53 lose precision in many readers.
+//! hex strings, since JSON numbers above 2^53 lose precision in many readers. [`read`] reads a
+//! document back (for `flatipc-gen compat`).
+
+mod read;
+
+pub use read::{read, ReadError};
 
 use serde_json::{json, Value};
 
 use crate::ir::{ConstType, ConstValue, DeclKind, Schema, Type, TypeKind};
 
 /// Version of the JSON IR format; bumped on any incompatible change.
-pub const IR_FORMAT_VERSION: u32 = 1;
+pub const IR_FORMAT_VERSION: u32 = 2;
 
 /// The whole schema as a JSON value.
 pub fn to_value(schema: &Schema) -> Value {
@@ -18,6 +23,7 @@ pub fn to_value(schema: &Schema) -> Value {
         .map(|lib| {
             json!({
                 "name": lib.name,
+                "version": lib.version,
                 "docs": lib.docs,
                 "files": lib.files.iter().map(|p| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())).collect::<Vec<_>>(),
                 "imports": lib.imports.iter().map(|l| schema.library(*l).name.clone()).collect::<Vec<_>>(),
@@ -80,6 +86,11 @@ fn decl(schema: &Schema, id: crate::ir::DeclId) -> Value {
             "align": s.align,
             "fingerprint": hex(s.fingerprint),
             "message": s.message.map(|m| json!({ "id": m.id, "explicit": m.explicit })),
+            "steps": s.steps.iter().map(|step| json!({
+                "version": step.version,
+                "size": step.size,
+                "fingerprint": hex(step.fingerprint),
+            })).collect::<Vec<_>>(),
             "members": s.members.iter().map(|m| json!({
                 "name": m.name,
                 "docs": m.docs,

@@ -9,6 +9,12 @@
 //! A library with messages also gets its message set, `AnyMessage` and `Library`, for framed
 //! streams (module `message_set`).
 //!
+//! Versions go through the derive too: `#[flat(version = N)]` on every struct of a library above
+//! version 1, `#[flat(added = N)]` on members added later and `#[flat(removed = N, was = T)]` on
+//! removed ones (reserved bytes `_removed_<name>: [u8; K]`), from which the derive computes
+//! `FlatMessage::STEPS` and the `has_<member>` functions; the assertions check each step against
+//! the IR.
+//!
 //! Text is written directly rather than through `quote!` + `syn` + `prettyplease`: that round
 //! trip cost over 4 s on a 10,000-declaration schema, against well under 100 ms for this writer
 //! (see BENCHMARKS.md).
@@ -243,6 +249,7 @@ impl Gen<'_> {
         align: u64,
         fingerprint: u64,
         offsets: &[(String, u64)],
+        steps: &[ir::VersionStep],
     ) {
         let label = name.trim_start_matches("r#");
         let panic = |w: &mut CodeWriter, what: &str| {
@@ -271,6 +278,32 @@ impl Gen<'_> {
             w.if_block(&fingerprint_path, &format!("!= 0x{fingerprint:016x}"), |w| {
                 panic(w, &format!("layout fingerprint of `{label}`"));
             });
+            if steps.len() > 1 {
+                let steps_path = format!("<{name} as ::flatipc::FlatMessage>::STEPS");
+                let len = Expr::Text(format!("{steps_path}.len()"));
+                w.if_block(&len, &format!("!= {}", steps.len()), |w| {
+                    panic(w, &format!("number of version steps of `{label}`"));
+                });
+                for (i, step) in steps.iter().enumerate() {
+                    let v = step.version;
+                    for (field, value, what) in [
+                        ("version", v.to_string(), format!("version of step {i} of `{label}`")),
+                        (
+                            "size",
+                            step.size.to_string(),
+                            format!("size of `{label}` at version {v}"),
+                        ),
+                        (
+                            "fingerprint",
+                            format!("0x{:016x}", step.fingerprint),
+                            format!("layout fingerprint of `{label}` at version {v}"),
+                        ),
+                    ] {
+                        let path = Expr::Text(format!("{steps_path}[{i}].{field}"));
+                        w.if_block(&path, &format!("!= {value}"), |w| panic(w, &what));
+                    }
+                }
+            }
         });
     }
 
@@ -306,8 +339,16 @@ impl Gen<'_> {
         let kind = if s.message.is_some() { "Message" } else { "Struct" };
         docs(w, &decl.docs, &format!("{kind} `{}` from library `{lib_name}`.", decl.name));
         Self::derives(w, &[]);
+        let version = self.schema.library(decl.library).version;
+        let mut options = Vec::new();
         if let Some(m) = s.message {
-            w.linef(format_args!("#[flat(id = 0x{:08x})]", m.id));
+            options.push(format!("id = 0x{:08x}", m.id));
+        }
+        if version > 1 {
+            options.push(format!("version = {version}"));
+        }
+        if !options.is_empty() {
+            w.linef(format_args!("#[flat({})]", options.join(", ")));
         }
         if !s.members.iter().all(|m| is_snake(&m.name)) || !is_camel(&decl.name) {
             w.line("#[allow(non_snake_case, non_camel_case_types)]");
@@ -317,30 +358,56 @@ impl Gen<'_> {
         w.block(format!("pub struct {name}"), "", |w| {
             let mut pad = 0;
             for m in &s.members {
-                docs(w, &m.docs, "");
-                if let Some(a) = m.available {
-                    let parts: Vec<String> =
-                        [("added", a.added), ("deprecated", a.deprecated), ("removed", a.removed)]
-                            .into_iter()
-                            .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
-                            .collect();
-                    if !m.docs.is_empty() {
-                        w.line("///");
+                let field = if let Some(removed) = m.removed() {
+                    w.linef(format_args!(
+                        "/// Reserved: member `{}` was removed in version {removed}; written as \
+                         zeros, never validated.",
+                        m.name
+                    ));
+                    let added = m.added();
+                    let added =
+                        if added > 1 { format!("added = {added}, ") } else { String::new() };
+                    w.linef(format_args!(
+                        "#[flat({added}removed = {removed}, was = {})]",
+                        self.ty(&m.ty)
+                    ));
+                    w.line("#[doc(hidden)]");
+                    let field = format!("_removed_{}", m.name);
+                    w.linef(format_args!("pub {field}: [u8; {}],", m.ty.size));
+                    field
+                } else {
+                    docs(w, &m.docs, "");
+                    if let Some(a) = m.available {
+                        let parts: Vec<String> = [
+                            ("added", a.added),
+                            ("deprecated", a.deprecated),
+                            ("removed", a.removed),
+                        ]
+                        .into_iter()
+                        .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+                        .collect();
+                        if !m.docs.is_empty() {
+                            w.line("///");
+                        }
+                        w.linef(format_args!("/// `@available({})`", parts.join(", ")));
                     }
-                    w.linef(format_args!("/// `@available({})`", parts.join(", ")));
-                }
-                let field = ident(&m.name);
-                w.linef(format_args!("pub {field}: {},", self.ty(&m.ty)));
+                    if m.added() > 1 {
+                        w.linef(format_args!("#[flat(added = {})]", m.added()));
+                    }
+                    let field = ident(&m.name);
+                    w.linef(format_args!("pub {field}: {},", self.ty(&m.ty)));
+                    field
+                };
                 offsets.push((field, m.offset));
                 Self::padding(w, &mut pad, m.padding_after);
             }
         });
         Self::default_impl(w, &name);
         Self::debug_impl(w, &name, |w| {
-            let fields = s
-                .members
-                .iter()
-                .map(|m| ("field", vec![str_lit(&m.name), format!("&self.{}", ident(&m.name))]));
+            let fields =
+                s.members.iter().filter(|m| m.removed().is_none()).map(|m| {
+                    ("field", vec![str_lit(&m.name), format!("&self.{}", ident(&m.name))])
+                });
             let calls: Vec<(&str, Vec<String>)> = fields.chain([("finish", vec![])]).collect();
             w.chain(&format!("f.debug_struct({})", str_lit(&decl.name)), &calls);
         });
@@ -357,7 +424,7 @@ impl Gen<'_> {
                 w.linef(format_args!("pub const ID: u32 = 0x{:08x};", m.id));
             });
         }
-        Self::layout_asserts(w, &name, s.size, s.align, s.fingerprint, &offsets);
+        Self::layout_asserts(w, &name, s.size, s.align, s.fingerprint, &offsets, &s.steps);
     }
 
     fn enum_like(&self, w: &mut CodeWriter, decl: &ir::Decl, e: &EnumLike, bits: bool, lib: &str) {
@@ -533,7 +600,7 @@ impl Gen<'_> {
             });
         }
         let size = e.underlying.size();
-        Self::layout_asserts(w, &name, size, size, e.fingerprint, &[]);
+        Self::layout_asserts(w, &name, size, size, e.fingerprint, &[], &[]);
     }
 
     fn bounded(&self, w: &mut CodeWriter, decl: &ir::Decl, b: &Bounded, vector: bool) {
@@ -583,7 +650,7 @@ impl Gen<'_> {
             }
         });
         let offsets = [("len".to_string(), 0), (items.to_string(), b.items_offset)];
-        Self::layout_asserts(w, &name, b.size, b.align, b.fingerprint, &offsets);
+        Self::layout_asserts(w, &name, b.size, b.align, b.fingerprint, &offsets, &[]);
     }
 
     fn constant(&self, w: &mut CodeWriter, decl: &ir::Decl, c: &ir::Const, lib_name: &str) {

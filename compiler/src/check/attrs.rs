@@ -79,24 +79,51 @@ fn bad_arg(checker: &mut Checker<'_>, span: Span, message: String, hint: &str) {
     checker.error(d);
 }
 
-/// Reads `@available(added=N, deprecated=N, removed=N)`.
+/// A member's `@available(...)`, with where each version was written.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AvailableAttr {
+    /// The versions.
+    pub value: ir::Available,
+    /// The whole attribute.
+    pub span: Span,
+    /// Where `added=`, `deprecated=` and `removed=` were written (their values).
+    pub added: Option<Span>,
+    pub deprecated: Option<Span>,
+    pub removed: Option<Span>,
+}
+
+impl AvailableAttr {
+    /// Whether the member changes the layout's history: added after version 1, or removed.
+    pub fn is_versioned(&self) -> bool {
+        self.value.added.is_some_and(|a| a > 1) || self.value.removed.is_some()
+    }
+}
+
+/// Reads a member's `@available(added=N, deprecated=N, removed=N)`.
 pub(super) fn available(
     checker: &mut Checker<'_>,
     attributes: &[ast::Attribute],
-) -> Option<ir::Available> {
+) -> Option<AvailableAttr> {
     let a = attributes.iter().find(|a| a.name.name == "available")?;
-    let mut out = ir::Available::default();
-    const HINT: &str =
-        "write `@available(added=N)` with N a positive integer (also `deprecated=N`, `removed=N`)";
+    let mut out = AvailableAttr {
+        value: ir::Available::default(),
+        span: a.span,
+        added: None,
+        deprecated: None,
+        removed: None,
+    };
+    const HINT: &str = "write `@available(added=N)` with N a positive integer (also \
+                        `deprecated=N`, `removed=N`); the library's version goes on the `library` \
+                        line: `@available(version=N)`";
     for arg in &a.args {
         let Some(key) = &arg.name else {
             bad_arg(checker, arg.span, "`@available` takes named arguments".to_string(), HINT);
             continue;
         };
-        let slot = match key.name.as_str() {
-            "added" => &mut out.added,
-            "deprecated" => &mut out.deprecated,
-            "removed" => &mut out.removed,
+        let (slot, span) = match key.name.as_str() {
+            "added" => (&mut out.value.added, &mut out.added),
+            "deprecated" => (&mut out.value.deprecated, &mut out.deprecated),
+            "removed" => (&mut out.value.removed, &mut out.removed),
             "note" | "platform" => continue,
             other => {
                 bad_arg(checker, key.span, format!("`@available` has no argument `{other}`"), HINT);
@@ -105,7 +132,8 @@ pub(super) fn available(
         };
         match arg.value.kind {
             ast::ConstantKind::Int(v) if v >= 1 && v <= i128::from(u64::MAX) => {
-                *slot = u64::try_from(v).ok()
+                *slot = u64::try_from(v).ok();
+                *span = Some(arg.value.span);
             }
             _ => bad_arg(
                 checker,
@@ -115,17 +143,59 @@ pub(super) fn available(
             ),
         }
     }
-    if let (Some(added), Some(removed)) = (out.added, out.removed) {
+    if let Some(removed) = out.value.removed {
+        let added = out.value.added.unwrap_or(1);
         if removed <= added {
-            bad_arg(
-                checker,
-                a.span,
-                format!("`removed={removed}` is not after `added={added}`"),
-                "a member must be removed after it is added",
-            );
+            let what = if out.value.added.is_some() {
+                format!("`removed={removed}` is not after `added={added}`")
+            } else {
+                format!("`removed={removed}` is not after version 1, where the member was added")
+            };
+            bad_arg(checker, a.span, what, "a member must be removed after it is added");
         }
     }
     Some(out)
+}
+
+/// Reads the library version of one file: `@available(version=N)` before its `library` line,
+/// 1 to 255. Returns the version and where it was written; `None` when the file does not say
+/// (version 1) or says it wrongly (reported).
+pub(super) fn library_version(
+    checker: &mut Checker<'_>,
+    attributes: &[ast::Attribute],
+) -> Option<(u16, Span)> {
+    duplicates(checker, attributes);
+    let a = attributes.iter().find(|a| a.name.name == "available")?;
+    const HINT: &str = "write `@available(version=N)` before the `library` line, with N from 1 \
+                        to 255: the library's current version";
+    let mut version = None;
+    for arg in &a.args {
+        match arg.name.as_ref().map(|n| n.name.as_str()) {
+            Some("version") => match arg.value.kind {
+                ast::ConstantKind::Int(v) if (1..=i128::from(ir::MAX_VERSION)).contains(&v) => {
+                    version = u16::try_from(v).ok().map(|v| (v, arg.span));
+                }
+                _ => bad_arg(
+                    checker,
+                    arg.value.span,
+                    format!("the library version must be an integer from 1 to {}", ir::MAX_VERSION),
+                    HINT,
+                ),
+            },
+            // FIDL's API levels of the library itself: no wire meaning, accepted and ignored.
+            Some("added" | "platform" | "note") => {}
+            Some(other) => bad_arg(
+                checker,
+                arg.span,
+                format!("`@available` on a library has no argument `{other}`"),
+                HINT,
+            ),
+            None => {
+                bad_arg(checker, arg.span, "`@available` takes named arguments".to_string(), HINT)
+            }
+        }
+    }
+    version
 }
 
 /// Reads `@message` / `@message(id=N)`: `Some(None)` for a plain struct, `Some(Some(_))` for a

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::{Checker, LibInfo};
-use crate::diagnostic::{Diagnostic, ErrorCode};
+use crate::diagnostic::{Diagnostic, ErrorCode, Span};
 use crate::ir::LibraryId;
 
 impl Checker<'_> {
@@ -22,6 +22,7 @@ impl Checker<'_> {
                     import_order: Vec::new(),
                     decls: HashMap::new(),
                     out: Vec::new(),
+                    version: 1,
                 });
                 self.libs.len() - 1
             });
@@ -35,7 +36,7 @@ impl Checker<'_> {
             for f in self.libs[lib].files.clone() {
                 // Imports are shared by the files of a library, so only a second import of the
                 // same library within one file is a duplicate.
-                let mut in_file: HashMap<usize, crate::diagnostic::Span> = HashMap::new();
+                let mut in_file: HashMap<usize, Span> = HashMap::new();
                 for using in &self.files[f].ast.usings {
                     let target = using.library.dotted();
                     let Some(&target_lib) = by_name.get(&target) else {
@@ -98,6 +99,59 @@ impl Checker<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// Reads each library's version from the `library` lines of its files, which must agree
+    /// (a file without `@available(version=N)` says version 1).
+    pub(super) fn library_versions(&mut self) {
+        for lib in 0..self.libs.len() {
+            let mut stated: Vec<(u16, Span, bool)> = Vec::new();
+            for f in self.libs[lib].files.clone() {
+                let ast = &self.files[f].ast;
+                let (library_span, attributes) = (ast.library.span, &ast.attributes);
+                match super::attrs::library_version(self, attributes) {
+                    Some((version, span)) => stated.push((version, span, true)),
+                    None => stated.push((1, library_span, false)),
+                }
+            }
+            let Some(&(first, first_span, first_explicit)) = stated.first() else { continue };
+            for &(version, span, explicit) in &stated[1..] {
+                if version == first {
+                    continue;
+                }
+                // Point at a written version: an absent one is the default, shown alongside.
+                let ((version, span, explicit), (first, first_span, first_explicit)) =
+                    if explicit || !first_explicit {
+                        ((version, span, explicit), (first, first_span, first_explicit))
+                    } else {
+                        ((first, first_span, first_explicit), (version, span, explicit))
+                    };
+                let said = |v: u16, explicit: bool| {
+                    if explicit {
+                        format!("version {v} here")
+                    } else {
+                        format!("no `@available(version=N)` here: version {v}")
+                    }
+                };
+                let d = Diagnostic::new(
+                    ErrorCode::LibraryVersionMismatch,
+                    span,
+                    format!(
+                        "the files of library `{}` disagree on its version: {version} here, {first} in another file",
+                        self.libs[lib].name
+                    ),
+                )
+                .with_label(said(version, explicit))
+                .with_secondary(first_span, said(first, first_explicit))
+                .with_hint(format!(
+                    "write the same `@available(version=N)` before the `library {}` line of every file of the library",
+                    self.libs[lib].name
+                ));
+                self.error(d);
+            }
+            // After a disagreement, the newest version avoids follow-on errors on members.
+            self.libs[lib].version = stated.iter().map(|s| s.0).max().unwrap_or(1);
         }
     }
 
@@ -183,7 +237,7 @@ impl Checker<'_> {
         self.lib_order = order;
     }
 
-    fn using_span(&self, lib: usize, target: usize) -> crate::diagnostic::Span {
+    fn using_span(&self, lib: usize, target: usize) -> Span {
         for f in &self.libs[lib].files {
             for u in &self.files[*f].ast.usings {
                 if u.library.dotted() == self.libs[target].name {
@@ -191,6 +245,6 @@ impl Checker<'_> {
                 }
             }
         }
-        crate::diagnostic::Span::default()
+        Span::default()
     }
 }

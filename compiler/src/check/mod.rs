@@ -8,7 +8,8 @@
 //! - `order`: the dependency order that keeps resolution shallow;
 //! - `types`: type expressions and layout;
 //! - `consts`: constant evaluation;
-//! - `attrs`: `@message`, `@available`, `@doc`.
+//! - `attrs`: `@message`, `@available`, `@doc`;
+//! - `versions`: the schema-evolution rules (`added`, `removed`, library versions).
 
 mod attrs;
 mod consts;
@@ -16,6 +17,7 @@ mod libraries;
 pub mod names;
 mod order;
 mod types;
+mod versions;
 
 use std::collections::HashMap;
 
@@ -80,6 +82,8 @@ struct LibInfo {
     decls: HashMap<String, AstRef>,
     /// Output order of this library's declarations.
     out: Vec<DeclId>,
+    /// The current version (`@available(version=N)` on the `library` line), 1 to 255.
+    version: u16,
 }
 
 struct Checker<'a> {
@@ -116,6 +120,7 @@ impl<'a> Checker<'a> {
 
     fn run(&mut self) {
         self.group_libraries();
+        self.library_versions();
         self.order_libraries();
         for lib in 0..self.libs.len() {
             self.collect_decls(lib);
@@ -148,6 +153,7 @@ impl<'a> Checker<'a> {
                 name: lib.name.clone(),
                 docs: lib.docs.clone(),
                 files: lib.files.iter().map(|f| self.files[*f].path.clone()).collect(),
+                version: lib.version,
                 imports: lib.import_order.iter().map(|l| LibraryId(new_index[l.0])).collect(),
                 decls: lib.out.clone(),
             });
@@ -437,7 +443,13 @@ impl<'a> Checker<'a> {
             let available = attrs::available(self, &m.attributes);
             attrs::check_member_attributes(self, &m.attributes);
             match self.resolve_type(lib, &m.ty, None) {
-                Some(ty) => resolved.push((m, ty, available)),
+                Some(ty) => {
+                    if let Some(nested) = self.nested_versioned_message(&ty) {
+                        self.versioned_message_nested(&decl.name.name, m, nested);
+                        ok = false;
+                    }
+                    resolved.push((m, ty, available));
+                }
                 None => ok = false,
             }
         }
@@ -446,9 +458,31 @@ impl<'a> Checker<'a> {
         if !ok {
             return None;
         }
-        let layout =
-            types::struct_layout(resolved.iter().map(|(m, ty, _)| (m.name.name.as_str(), ty)));
-        let Some(layout) = layout else {
+        let is_message = decl.attributes.iter().any(|a| a.name.name == "message");
+        let versioned: Vec<versions::VersionedMember<'_>> = resolved
+            .iter()
+            .map(|(m, ty, available)| versions::VersionedMember {
+                ast: m,
+                ty,
+                available: *available,
+            })
+            .collect();
+        if !self.check_versions(lib, decl, is_message, &versioned) {
+            return None;
+        }
+        let layout_members: Vec<types::LayoutMember<'_>> = resolved
+            .iter()
+            .map(|(m, ty, available)| {
+                let available = available.map(|a| a.value).unwrap_or_default();
+                types::LayoutMember {
+                    name: &m.name.name,
+                    ty,
+                    added: available.added.unwrap_or(1),
+                    removed: available.removed,
+                }
+            })
+            .collect();
+        let Some(layout) = types::struct_layout(&layout_members) else {
             self.error(types::too_large(decl.name.span, &decl.name.name));
             return None;
         };
@@ -461,7 +495,7 @@ impl<'a> Checker<'a> {
                 ty,
                 offset,
                 padding_after,
-                available,
+                available: available.map(|a| a.value),
             })
             .collect();
         Some(ir::Struct {
@@ -470,6 +504,7 @@ impl<'a> Checker<'a> {
             align: layout.align,
             fingerprint: layout.fingerprint,
             message: message?,
+            steps: layout.steps,
         })
     }
 

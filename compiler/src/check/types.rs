@@ -24,25 +24,49 @@ pub(super) struct StructLayout {
     pub placements: Vec<(u64, u64)>,
     pub size: u64,
     pub align: u64,
+    /// The fingerprint of the current version (the last step's).
     pub fingerprint: u64,
+    /// One step per version at which the layout changed, oldest first.
+    pub steps: Vec<ir::VersionStep>,
+}
+
+/// A member as the layout sees it: its name, type and version history.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LayoutMember<'t> {
+    pub name: &'t str,
+    pub ty: &'t Type,
+    /// The version that added it (1 for members without `added`).
+    pub added: u64,
+    /// The version from which it is reserved space.
+    pub removed: Option<u64>,
 }
 
 fn round_up(value: u64, align: u64) -> Option<u64> {
     value.checked_add(align - 1).map(|v| v / align * align)
 }
 
-/// Lays out members in declaration order at their natural alignment. `None` on overflow.
-pub(super) fn struct_layout<'t>(
-    members: impl Iterator<Item = (&'t str, &'t Type)> + Clone,
-) -> Option<StructLayout> {
+/// Lays out members in declaration order at their natural alignment, except that the first
+/// member of a later version starts at or after the size of the layout before it (its end
+/// rounded up to its alignment): an older version's trailing padding is never reused, so every
+/// version's layout is a byte prefix of the next one. `None` on overflow.
+///
+/// The caller has checked the evolution rules (`versions.rs`): `added` never decreases, the
+/// first member is in version 1, later versions do not raise the alignment and every version
+/// fits in `u16`.
+pub(super) fn struct_layout(members: &[LayoutMember<'_>]) -> Option<StructLayout> {
     let mut offset = 0u64;
     let mut align = 1u64;
-    let mut offsets = Vec::new();
-    for (_, ty) in members.clone() {
-        offset = round_up(offset, ty.align)?;
-        offsets.push((offset, ty.size));
-        offset = offset.checked_add(ty.size)?;
-        align = align.max(ty.align);
+    let mut offsets = Vec::with_capacity(members.len());
+    let mut previous_version = None;
+    for m in members {
+        if previous_version.is_some_and(|v| m.added > v) {
+            offset = round_up(offset, align)?;
+        }
+        previous_version = Some(m.added);
+        offset = round_up(offset, m.ty.align)?;
+        offsets.push((offset, m.ty.size));
+        offset = offset.checked_add(m.ty.size)?;
+        align = align.max(m.ty.align);
     }
     let size = round_up(offset, align)?;
     if size > MAX_TYPE_SIZE {
@@ -53,11 +77,41 @@ pub(super) fn struct_layout<'t>(
         let next = offsets.get(i + 1).map_or(size, |n| n.0);
         placements.push((*off, next - off - sz));
     }
-    let mut fp = Fingerprinter::structure(size, align, offsets.len() as u64);
-    for ((name, ty), (off, _)) in members.zip(&offsets) {
-        fp = fp.member(name, *off, ty.fingerprint);
+    let mut versions: Vec<u64> = std::iter::once(1)
+        .chain(members.iter().flat_map(|m| std::iter::once(m.added).chain(m.removed)))
+        .collect();
+    versions.sort_unstable();
+    versions.dedup();
+    let mut steps = Vec::with_capacity(versions.len());
+    for version in versions {
+        // The bytes of every member added by `version` (removed ones keep theirs) ...
+        let end = members
+            .iter()
+            .zip(&offsets)
+            .filter(|(m, _)| m.added <= version)
+            .map(|(_, (off, sz))| off + sz)
+            .max()
+            .unwrap_or(0);
+        let step_size = round_up(end, align)?;
+        // ... and the members present then, hashed as `docs/IR.md` says.
+        let present: Vec<(&LayoutMember<'_>, u64)> = members
+            .iter()
+            .zip(&offsets)
+            .filter(|(m, _)| m.added <= version && m.removed.map_or(true, |r| version < r))
+            .map(|(m, (off, _))| (m, *off))
+            .collect();
+        let mut fp = Fingerprinter::structure(step_size, align, present.len() as u64);
+        for (m, off) in present {
+            fp = fp.member(m.name, off, m.ty.fingerprint);
+        }
+        steps.push(ir::VersionStep {
+            version: u16::try_from(version).ok()?,
+            size: step_size,
+            fingerprint: fp.finish(),
+        });
     }
-    Some(StructLayout { placements, size, align, fingerprint: fp.finish() })
+    let fingerprint = steps.last()?.fingerprint;
+    Some(StructLayout { placements, size, align, fingerprint, steps })
 }
 
 /// The "type too large" error.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use flatipc::fingerprint::Fingerprinter;
 use flatipc_gen::ir::{
     Bounded, Const, ConstType, ConstValue, Decl, DeclId, DeclKind, EnumLike, EnumMember, Library,
-    LibraryId, Member, MessageInfo, Prim, Schema, Struct, Type, TypeKind,
+    LibraryId, Member, MessageInfo, Prim, Schema, Struct, Type, TypeKind, VersionStep,
 };
 
 /// A schema under construction: declarations are emitted in the order they are added.
@@ -39,6 +39,7 @@ impl SchemaBuilder {
             name: name.to_owned(),
             docs: Vec::new(),
             files: files.iter().map(|f| PathBuf::from("schemas").join(f)).collect(),
+            version: 1,
             imports: imports.to_vec(),
             decls: Vec::new(),
         });
@@ -131,7 +132,8 @@ impl SchemaBuilder {
             })
             .finish();
         let message = message.map(|id| MessageInfo { id, explicit: true });
-        let s = Struct { members: placed, size, align, fingerprint, message };
+        let steps = vec![VersionStep { version: 1, size, fingerprint }];
+        let s = Struct { members: placed, size, align, fingerprint, message, steps };
         self.push(lib, name, DeclKind::Struct(s))
     }
 

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use flatipc_gen::backend::c;
-use flatipc_gen::ir::{ConstType, ConstValue, DeclKind, EnumLike, LibraryId, Prim, Schema};
+use flatipc_gen::ir::{ConstType, ConstValue, DeclKind, EnumLike, LibraryId, Prim, Schema, Struct};
 
 /// The C compiler and flags every generated header must pass.
 pub const C_COMPILER: (&str, &[&str]) =
@@ -164,19 +164,24 @@ impl Probe {
             for id in &library.decls {
                 let decl = schema.decl(*id);
                 let name = format!("{}_{}", schema.library(decl.library).underscored(), decl.name);
-                p.decl(schema, &name, &decl.kind);
+                p.decl(schema, &name, &decl.kind, library.version);
             }
         }
         p
     }
 
-    fn decl(&mut self, schema: &Schema, c: &str, kind: &DeclKind) {
+    fn decl(&mut self, schema: &Schema, c: &str, kind: &DeclKind, version: u16) {
         match kind {
             DeclKind::Struct(s) => {
                 self.layout(c, s.size, s.align);
                 let mut pads = 0;
                 for m in &s.members {
-                    self.offset(c, &m.name, m.offset);
+                    // Members removed by schema evolution are reserved bytes `_removed_<name>`.
+                    let name = match m.removed() {
+                        Some(_) => format!("_removed_{}", m.name),
+                        None => m.name.clone(),
+                    };
+                    self.offset(c, &name, m.offset);
                     self.pad(c, &mut pads, m.offset + m.ty.size, m.padding_after);
                 }
                 self.unsigned(
@@ -190,6 +195,7 @@ impl Probe {
                         format!("{c}_MESSAGE_ID"),
                         m.id.into(),
                     );
+                    self.versions(c, version, s);
                 }
             }
             DeclKind::String(b) | DeclKind::Vector(b) => {
@@ -241,6 +247,34 @@ impl Probe {
                     }
                     (ty, v) => panic!("constant of type {ty:?} with value {v:?}"),
                 }
+            }
+        }
+    }
+
+    /// A message's `_VERSION`, `_STEP_COUNT`, `_STEPS` and `_has_<member>` answers just before
+    /// and at the version that added each member.
+    fn versions(&mut self, c: &str, version: u16, s: &Struct) {
+        self.unsigned(format!("version {c}"), format!("{c}_VERSION"), version.into());
+        self.unsigned(format!("step_count {c}"), format!("{c}_STEP_COUNT"), s.steps.len() as u64);
+        for (i, step) in s.steps.iter().enumerate() {
+            let at = format!("{c}_STEPS[{i}]");
+            self.unsigned(
+                format!("step {c}[{i}].version"),
+                format!("{at}.version"),
+                step.version.into(),
+            );
+            self.unsigned(format!("step {c}[{i}].size"), format!("{at}.size"), step.size);
+            self.unsigned(
+                format!("step {c}[{i}].fingerprint"),
+                format!("{at}.fingerprint"),
+                step.fingerprint,
+            );
+        }
+        for m in s.members.iter().filter(|m| m.removed().is_none() && m.added() > 1) {
+            let added = m.added();
+            for v in [added - 1, added] {
+                let label = format!("has {c}.{}({v})", m.name);
+                self.signed(label, format!("{c}_has_{}({v})", m.name), i128::from(v >= added));
             }
         }
     }

@@ -4,3 +4,16 @@
 
 include!(concat!(env!("OUT_DIR"), "/modules.rs"));
 include!(concat!(env!("OUT_DIR"), "/layouts.rs"));
+
+/// The two releases of `schemas/evolution/`: peers built from each must read the other's
+/// messages (`tests/evolution.rs`).
+pub mod evolution {
+    /// Release 1.
+    pub mod v1 {
+        flatipc::include_schema!("evolution_v1/market_evo");
+    }
+    /// Release 2.
+    pub mod v2 {
+        flatipc::include_schema!("evolution_v2/market_evo");
+    }
+}

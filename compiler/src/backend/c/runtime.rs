@@ -449,6 +449,9 @@ mod tests {
             } else if line.starts_with("static inline ") {
                 let head = line.split('(').next().unwrap_or("");
                 names.insert(ident(head.rsplit(' ').next().unwrap_or("")));
+            } else if let Some(rest) = line.strip_prefix("static const ") {
+                let head = rest.split('[').next().unwrap_or("");
+                names.insert(ident(head.rsplit(' ').next().unwrap_or("")));
             } else if let Some(rest) = line.strip_prefix("} ") {
                 names.insert(ident(rest));
             } else if line.starts_with("typedef ") && line.ends_with(';') {
@@ -466,7 +469,7 @@ mod tests {
     fn every_generated_name_is_known_to_the_clash_check() {
         let schema = crate::compile_sources(&[(
             "shop.fidl",
-            "library shop;\n\
+            "@available(version=2)\nlibrary shop;\n\
              type Side = strict enum : uint8 { BUY = 1; };\n\
              type Flags = flexible bits : uint8 { A = 1; };\n\
              const LIMIT uint32 = 3;\n\
@@ -476,7 +479,7 @@ mod tests {
              @message(id=1)\n\
              type Order = struct { name Name; items vector<Item, 4>; flags Flags; row Row; };\n\
              @message\n\
-             type Cancel = struct { id uint64; urgent bool; };\n",
+             type Cancel = struct { id uint64; urgent bool; @available(added=2) reason uint8; };\n",
         )])
         .unwrap_or_else(|e| panic!("{}", e.render(false)));
         let lib = LibraryId(0);
@@ -488,5 +491,6 @@ mod tests {
         assert_eq!(found, known);
         assert!(found.contains("shop_Order_recv") && found.contains("shop_dispatch"));
         assert!(found.contains("shop_Name_validate") && !found.contains("shop_Row_validate"));
+        assert!(found.contains("shop_Cancel_STEPS") && found.contains("shop_Cancel_has_reason"));
     }
 }

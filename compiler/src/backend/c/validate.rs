@@ -13,7 +13,8 @@
 //!   padding before the items, then the padding after them, as the derive orders them).
 //! - `array<T, N>`: every element.
 //! - struct: each member in declaration order, each followed by its explicit padding `_padN`,
-//!   which must be zero ([`INVALID_PADDING`]).
+//!   which must be zero ([`INVALID_PADDING`]); members removed by schema evolution
+//!   (`_removed_<name>`) are reserved bytes that older writers still fill, and are not checked.
 //! - integers and floats: anything.
 //!
 //! Violations are found in the same order as in Rust, so both sides report the same problem
@@ -125,9 +126,10 @@ pub(super) fn needs_validation(schema: &Schema, ty: &Type) -> bool {
 
 fn decl_needs_validation(schema: &Schema, id: DeclId) -> bool {
     match &schema.decl(id).kind {
-        DeclKind::Struct(s) => {
-            s.members.iter().any(|m| m.padding_after > 0 || needs_validation(schema, &m.ty))
-        }
+        // Members removed by schema evolution are reserved bytes, never validated.
+        DeclKind::Struct(s) => s.members.iter().any(|m| {
+            m.padding_after > 0 || (m.removed().is_none() && needs_validation(schema, &m.ty))
+        }),
         DeclKind::String(_) | DeclKind::Vector(_) => true,
         DeclKind::Enum(e) | DeclKind::Bits(e) => e.strict,
         DeclKind::Alias(ty) => needs_validation(schema, ty),
@@ -233,7 +235,9 @@ pub(super) fn emit_struct(w: &mut Writer, schema: &Schema, c: &str, s: &Struct) 
     let mut body = Body::new();
     let mut pads = Padding::default();
     for m in &s.members {
-        body.value(schema, &m.ty, &format!("v->{}", m.name), 0);
+        if m.removed().is_none() {
+            body.value(schema, &m.ty, &format!("v->{}", m.name), 0);
+        }
         if let Some(pad) = pads.next_name(m.padding_after) {
             body.padding(&pad);
         }
