@@ -161,6 +161,44 @@ pub enum OpenError {
         what: String,
     },
 
+    /// A message both sides know has a different layout at a version both know: the two schemas
+    /// diverged (for example one added `u32 c` in version 2, the other `i32 d`),
+    /// `docs/EVOLUTION.md` §5.
+    #[error(
+        "segment {} carries message `{message}` whose layout at version {version} differs from \
+         this peer's ({member_hint}): the two schemas diverged at that version; build this peer \
+         from the schema the other peer was built from (or a later release of it), and run \
+         `flatipc-gen compat OLD NEW` in CI to catch such changes",
+        path.display()
+    )]
+    VersionMismatch {
+        /// The segment file (`heap` for an in-process segment).
+        path: PathBuf,
+        /// The attaching peer's name of the message.
+        message: String,
+        /// The first version at which the layouts disagree.
+        version: u16,
+        /// What changed at that version: the runtime knows only each version's fingerprint, so
+        /// it names the version's members generically.
+        member_hint: String,
+    },
+
+    /// A writer with a newer schema cannot record its message's new version in the segment.
+    #[error(
+        "segment {} cannot take version {version} of message `{message}`: {reason}",
+        path.display()
+    )]
+    CannotUpgrade {
+        /// The segment file (`heap` for an in-process segment).
+        path: PathBuf,
+        /// The writer's name of the message.
+        message: String,
+        /// The writer's version.
+        version: u16,
+        /// Why, and what to do.
+        reason: String,
+    },
+
     /// Another live process (or another handle in this process) already attached in that role.
     #[error(
         "another {role} (pid {pid}) is attached to {}: a ring has one {role} at a time; stop \
@@ -231,6 +269,7 @@ impl OpenError {
                 | OpenError::UnsupportedVersion { .. }
                 | OpenError::WrongKind { .. }
                 | OpenError::TypeMismatch { .. }
+                | OpenError::VersionMismatch { .. }
         )
     }
 }

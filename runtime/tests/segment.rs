@@ -32,6 +32,8 @@ fn quote() -> MessageEntry {
         size: 48,
         align: 8,
         name: "Quote".into(),
+        versions: [0; 4],
+        fingerprints: [0; 4],
     }
 }
 

@@ -288,7 +288,7 @@ fn check_frame(frame: &Frame<'_, Lib>, seq: u64) {
     assert_eq!(frame.id(), sent.id(), "frame {seq}: id");
     assert_eq!(frame.bytes(), sent.bytes(), "frame {seq}: lost, duplicated, reordered or altered");
     assert_eq!(frame.bytes().as_ptr() as usize % 16, 0, "frame {seq}: message not 16-aligned");
-    assert_eq!(frame.version(), 0);
+    assert_eq!(frame.version(), 1, "frame {seq}: the writer's FlatMessage::VERSION");
     let got = match frame.message() {
         Some(Ok(AnyMessage::Small(m))) => Sent::Small(*m),
         Some(Ok(AnyMessage::Medium(m))) => Sent::Medium(*m),

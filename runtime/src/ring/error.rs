@@ -95,6 +95,24 @@ pub enum RecvError {
         /// What was wrong.
         error: ValidationError,
     },
+    /// The frame at `position` carries a message at a writer version this reader had not met,
+    /// and the writer's layout of it disagrees with the reader's at a version both know: a
+    /// writer built from a diverged schema attached after the reader (`docs/EVOLUTION.md` §5).
+    /// The frame was skipped (released), not handed out.
+    #[error(
+        "message {position} (id {id:#x}) was written at version {version} by a writer whose \
+         schema diverged from this reader's at a version both know; it was skipped. Build the \
+         writer from the schema this reader was built from (or a later release of it), and run \
+         `flatipc-gen compat OLD NEW` in CI to catch such changes"
+    )]
+    VersionMismatch {
+        /// Its position in the ring.
+        position: u64,
+        /// The message id.
+        id: u32,
+        /// The writer's version in the frame header.
+        version: u16,
+    },
 }
 
 impl From<Corrupt> for SendError {

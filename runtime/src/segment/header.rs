@@ -43,7 +43,66 @@ impl Memory {
             for (i, byte) in truncated_name(&m.name).bytes().enumerate() {
                 self.store_u8(entry + MSG_NAME + i, byte);
             }
+            self.write_steps(index, m);
         }
+    }
+
+    /// Writes the `versions` of message table entry `index` and its version table entry.
+    fn write_steps(&self, index: usize, m: &MessageEntry) {
+        let (entry, table) = (message_entry(index), version_entry(index));
+        for i in 0..MAX_STEPS {
+            self.store_u8(entry + MSG_VERSIONS + i, m.versions[i]);
+            self.store_u64(table + 8 * i, m.fingerprints[i]);
+        }
+    }
+
+    /// Merges the steps of `mine` (a writer's type, the same id as message table entry `index`,
+    /// whose shared steps agree with the entry's: it passed [`check_message`]) into the entry:
+    /// appends the versions the entry lacks, and makes `size` and `fingerprint` those of the
+    /// newest step (`docs/EVOLUTION.md` §5). `Err` says why it cannot; nothing is written then.
+    pub(super) fn merge_steps(
+        &self,
+        index: usize,
+        mine: &MessageEntry,
+        capacity: u64,
+    ) -> Result<(), String> {
+        let have = self.read_message(index);
+        let theirs = have.steps_for(mine);
+        let newest = theirs.last().map_or(1, |s| s.0);
+        if mine.newest_version() <= newest {
+            return Ok(());
+        }
+        let steps: Vec<(u16, u64)> =
+            theirs.into_iter().chain(mine.steps().into_iter().filter(|s| s.0 > newest)).collect();
+        if steps.len() > MAX_STEPS {
+            let versions: Vec<String> = steps.iter().map(|s| s.0.to_string()).collect();
+            return Err(format!(
+                "its layout would change at {} versions ({}), and a segment records at most \
+                 {MAX_STEPS}; recreate the segment (remove it while no peer is attached)",
+                steps.len(),
+                versions.join(", ")
+            ));
+        }
+        if frame_fits(mine.size, capacity).is_err() {
+            return Err(format!(
+                "its {} bytes do not fit in a frame of this stream of {capacity} bytes; create \
+                 the stream with a capacity of at least {}",
+                mine.size,
+                super::spec::stream_capacity_for(u64::from(mine.size))
+            ));
+        }
+        let mut merged =
+            MessageEntry { versions: [0; MAX_STEPS], fingerprints: [0; MAX_STEPS], ..have };
+        for (i, (version, fingerprint)) in steps.into_iter().enumerate() {
+            // Versions are at most 255 (`table_steps`, and one byte in the table).
+            merged.versions[i] = u8::try_from(version).unwrap_or(u8::MAX);
+            merged.fingerprints[i] = fingerprint;
+        }
+        let entry = message_entry(index);
+        self.write_steps(index, &merged);
+        self.store_u32(entry + MSG_SIZE, mine.size);
+        self.store_u64(entry + MSG_FINGERPRINT, mine.fingerprint);
+        Ok(())
     }
 
     /// Reads message table entry `index` (the name up to its first NUL, lossily decoded).
@@ -59,6 +118,8 @@ impl Memory {
             size: self.load_u32(entry + MSG_SIZE),
             align: self.load_u32(entry + MSG_ALIGN),
             name: String::from_utf8_lossy(&name).into_owned(),
+            versions: std::array::from_fn(|i| self.load_u8(entry + MSG_VERSIONS + i)),
+            fingerprints: std::array::from_fn(|i| self.load_u64(version_entry(index) + 8 * i)),
         }
     }
 }
@@ -223,8 +284,21 @@ pub(super) fn validate_header(
     Ok(Geometry { kind, capacity, slot_size, data_size, max_readers })
 }
 
-/// Finds the entry with `want`'s id and compares fingerprint, size and align.
-fn check_message(
+/// The first version at which the steps `a` and `b` (`(version, fingerprint)`, ascending)
+/// disagree, among the versions both know (up to the smaller newest version): one records a
+/// layout change there and the other does not, or both do with different fingerprints.
+fn first_disagreement(a: &[(u16, u64)], b: &[(u16, u64)]) -> Option<u16> {
+    let newest = |s: &[(u16, u64)]| s.last().map_or(1, |s| s.0);
+    let common = newest(a).min(newest(b));
+    let at = |s: &[(u16, u64)], v: u16| s.iter().find(|s| s.0 == v).map(|s| s.1);
+    (1..=common).find(|v| at(a, *v) != at(b, *v))
+}
+
+/// Finds the entry with `want`'s id and compares align and the steps both sides know
+/// (`docs/EVOLUTION.md` §5); when both are at the same version, or the ring is typed
+/// (`required`: typed rings carry one version until writer epochs land), also size and
+/// fingerprint.
+pub(crate) fn check_message(
     messages: &[MessageEntry],
     want: &MessageEntry,
     path: &Path,
@@ -248,7 +322,42 @@ fn check_message(
             ),
         });
     };
+    let (theirs, mine) = (have.steps_for(want), want.steps());
+    let newest = |s: &[(u16, u64)]| s.last().map_or(1, |s| s.0);
+    let (their_version, my_version) = (newest(&theirs), newest(&mine));
+    match first_disagreement(&theirs, &mine) {
+        Some(version) if version > 1 => {
+            return Err(OpenError::VersionMismatch {
+                path: path.to_path_buf(),
+                message: want.name.clone(),
+                version,
+                member_hint: format!(
+                    "the members added at version {version} (the runtime records only each \
+                     version's layout fingerprint, not member names)"
+                ),
+            });
+        }
+        Some(_) => {}
+        None if required || their_version == my_version => {}
+        None => {
+            return if have.align == want.align {
+                Ok(())
+            } else {
+                Err(mismatch(have.name.clone(), format!("align {} vs {}", have.align, want.align)))
+            };
+        }
+    }
     let mut differences = Vec::new();
+    if their_version != my_version {
+        differences.push(if required {
+            format!(
+                "version {their_version} vs {my_version}; a typed ring carries one schema \
+                 version until writer epochs (docs/EVOLUTION.md §4) land"
+            )
+        } else {
+            format!("version {their_version} vs {my_version}")
+        });
+    }
     if have.size != want.size {
         differences.push(format!("size {} vs {}", have.size, want.size));
     }

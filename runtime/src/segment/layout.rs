@@ -37,13 +37,20 @@ pub(crate) const OFF_CREATED_NS: usize = 72;
 pub(crate) const OFF_MESSAGES: usize = 128;
 pub(crate) const MESSAGE_ENTRY_SIZE: usize = 64;
 pub(crate) const MAX_MESSAGES: usize = 32;
-/// Within a message entry: `u64 fingerprint; u32 id; u32 size; u32 align; u32 reserved;
-/// u8 name[40]`.
+/// Within a message entry: `u64 fingerprint; u32 id; u32 size; u32 align; u8 versions[4];
+/// u8 name[40]` (`docs/EVOLUTION.md` §5; `versions` was `u32 reserved`, all zero, before).
 pub(crate) const MSG_FINGERPRINT: usize = 0;
 pub(crate) const MSG_ID: usize = 8;
 pub(crate) const MSG_SIZE: usize = 12;
 pub(crate) const MSG_ALIGN: usize = 16;
+pub(crate) const MSG_VERSIONS: usize = 20;
 pub(crate) const MSG_NAME: usize = 24;
+/// The most steps (layout changes) a message may record: `versions[4]`, `fingerprints[4]`.
+pub(crate) const MAX_STEPS: usize = 4;
+/// Version table: entry `i` (for message table entry `i`) is `u64 fingerprints[4]`, the layout
+/// fingerprint at each step of the entry's `versions`.
+pub(crate) const OFF_VERSION_TABLE: usize = 3072;
+pub(crate) const VERSION_ENTRY_SIZE: usize = 32;
 /// Bytes of the NUL-padded name field (names are stored truncated to `MSG_NAME_LEN - 1`).
 pub(crate) const MSG_NAME_LEN: usize = 40;
 
@@ -126,6 +133,11 @@ pub(crate) const fn peer_entry(role: usize) -> usize {
     OFF_PEERS + PEER_ENTRY_SIZE * role
 }
 
+/// Offset of version table entry `index` (the steps of message table entry `index`).
+pub(crate) const fn version_entry(index: usize) -> usize {
+    OFF_VERSION_TABLE + VERSION_ENTRY_SIZE * index
+}
+
 /// Offset of message table entry `index`.
 pub(crate) const fn message_entry(index: usize) -> usize {
     OFF_MESSAGES + MESSAGE_ENTRY_SIZE * index
@@ -144,6 +156,10 @@ mod tests {
         assert_eq!((OFF_WRITE_POS, OFF_READ_POS, OFF_WAKE), (2560, 2688, 2816));
         assert_eq!(OFF_WRITER_FUTEX + 4, 2832);
         assert_eq!(MSG_NAME + MSG_NAME_LEN, MESSAGE_ENTRY_SIZE);
+        assert_eq!((MSG_VERSIONS, MSG_VERSIONS + MAX_STEPS), (20, MSG_NAME));
+        assert_eq!(version_entry(0), 3072);
+        assert_eq!(version_entry(MAX_MESSAGES), DATA_OFFSET);
+        assert_eq!(VERSION_ENTRY_SIZE, 8 * MAX_STEPS);
         assert_eq!(u32::from_le_bytes(*b"REDY"), STATE_READY);
     }
 }

@@ -44,6 +44,7 @@ pub(crate) mod spec;
 #[cfg(test)]
 mod test_support;
 
+pub(crate) use header::check_message;
 pub use spec::{Expect, MessageEntry, RingKind, SegmentSpec};
 
 use layout::*;
@@ -227,6 +228,31 @@ impl Segment {
     pub fn messages(&self) -> Vec<MessageEntry> {
         let count = self.mem.load_u32(OFF_MESSAGE_COUNT) as usize;
         (0..count.min(MAX_MESSAGES)).map(|i| self.mem.read_message(i)).collect()
+    }
+
+    /// Merges a writer's newer steps into the message table entries of the same ids
+    /// (`docs/EVOLUTION.md` §5). Call it holding the writer lock, after the open checked that
+    /// the steps both sides know agree, and before publishing anything.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::CannotUpgrade`] if an entry would record more than 4 steps or the newer
+    /// message does not fit in a frame; nothing of that entry is written then.
+    pub(crate) fn merge_steps(&self, mine: &[MessageEntry]) -> Result<(), OpenError> {
+        let count = self.mem.load_u32(OFF_MESSAGE_COUNT) as usize;
+        for index in 0..count.min(MAX_MESSAGES) {
+            let id = self.mem.read_message(index).id;
+            let Some(want) = mine.iter().find(|m| m.id == id) else { continue };
+            self.mem.merge_steps(index, want, self.capacity()).map_err(|reason| {
+                OpenError::CannotUpgrade {
+                    path: Self::path(&self.name),
+                    message: want.name.clone(),
+                    version: want.newest_version(),
+                    reason,
+                }
+            })?;
+        }
+        Ok(())
     }
 
     /// The header word at `offset` as an atomic (for the ring layer's positions and wake words,

@@ -64,25 +64,97 @@ pub struct MessageEntry {
     pub align: u32,
     /// The type's name, for error messages; stored truncated to 39 bytes.
     pub name: String,
+    /// The versions at which the type's layout changed ([`crate::FlatMessage::STEPS`]),
+    /// ascending, 0 for unused. All zero — an entry written by a build without versions — means
+    /// one step at version 1 whose fingerprint is [`MessageEntry::fingerprint`]
+    /// (`docs/EVOLUTION.md` §5).
+    pub versions: [u8; MAX_STEPS],
+    /// The layout fingerprint at each step of `versions` (0 for unused); the last used one is
+    /// [`MessageEntry::fingerprint`].
+    pub fingerprints: [u64; MAX_STEPS],
+}
+
+/// A type's steps as a message table entry records them: `(versions, fingerprints)`, or `None`
+/// if it has more than [`MAX_STEPS`] or a version above 255 (the derive and the compiler refuse
+/// both).
+pub(crate) fn table_steps(
+    steps: &[crate::VersionStep],
+) -> Option<([u8; MAX_STEPS], [u64; MAX_STEPS])> {
+    if steps.len() > MAX_STEPS {
+        return None;
+    }
+    let (mut versions, mut fingerprints) = ([0; MAX_STEPS], [0; MAX_STEPS]);
+    for (i, step) in steps.iter().enumerate() {
+        versions[i] = u8::try_from(step.version).ok()?;
+        fingerprints[i] = step.fingerprint;
+    }
+    Some((versions, fingerprints))
 }
 
 impl MessageEntry {
     /// The entry describing the message type `T`, or `None` if `T` has no message id (a nested
     /// struct) or is larger than `u32::MAX` bytes.
     pub fn of<T: crate::FlatMessage>() -> Option<MessageEntry> {
+        let (versions, fingerprints) = table_steps(T::STEPS)?;
         Some(MessageEntry {
             fingerprint: T::FINGERPRINT,
             id: T::MESSAGE_ID?,
             size: u32::try_from(size_of::<T>()).ok()?,
             align: u32::try_from(align_of::<T>()).ok()?,
             name: T::NAME.to_owned(),
+            versions,
+            fingerprints,
         })
+    }
+
+    /// The entry's steps as `(version, fingerprint)`, oldest first: one step `(1, fingerprint)`
+    /// when `versions` is all zero.
+    pub fn steps(&self) -> Vec<(u16, u64)> {
+        let steps: Vec<(u16, u64)> = self
+            .versions
+            .iter()
+            .zip(self.fingerprints)
+            .take_while(|(v, _)| **v != 0)
+            .map(|(v, f)| (u16::from(*v), f))
+            .collect();
+        if steps.is_empty() {
+            vec![(1, self.fingerprint)]
+        } else {
+            steps
+        }
+    }
+
+    /// The newest version the entry records (1 for an entry without versions).
+    pub fn newest_version(&self) -> u16 {
+        self.steps().last().map_or(1, |s| s.0)
+    }
+
+    /// The entry's steps as a peer whose type is `mine` reads them. An entry without versions
+    /// was written by a build that does not record steps (an older Rust runtime, or the C
+    /// runtime) from a schema at *some* version: its `fingerprint` is that version's layout. If
+    /// it is one of `mine`'s steps, the entry is `mine`'s history up to that step; otherwise it
+    /// is one step at version 1 (`docs/EVOLUTION.md` §5).
+    pub fn steps_for(&self, mine: &MessageEntry) -> Vec<(u16, u64)> {
+        if self.versions != [0; MAX_STEPS] {
+            return self.steps();
+        }
+        let mut known = mine.steps();
+        match known.iter().position(|s| s.1 == self.fingerprint) {
+            Some(k) => {
+                known.truncate(k + 1);
+                known
+            }
+            None => vec![(1, self.fingerprint)],
+        }
     }
 }
 
 /// The table entry of a typed ring's message type `T` (id 0 when `T` has no message id).
 pub(crate) fn entry_of<T: crate::FlatMessage>() -> MessageEntry {
+    let (versions, fingerprints) = table_steps(T::STEPS).unwrap_or_default();
     MessageEntry {
+        versions,
+        fingerprints,
         fingerprint: T::FINGERPRINT,
         id: T::MESSAGE_ID.unwrap_or(0),
         size: u32::try_from(size_of::<T>()).unwrap_or(u32::MAX),

@@ -19,7 +19,15 @@ impl Drop for Cleanup {
 }
 
 pub(super) fn entry() -> MessageEntry {
-    MessageEntry { fingerprint: 0xABCD, id: 0x1001, size: 48, align: 8, name: "Quote".into() }
+    MessageEntry {
+        fingerprint: 0xABCD,
+        id: 0x1001,
+        size: 48,
+        align: 8,
+        name: "Quote".into(),
+        versions: [0; 4],
+        fingerprints: [0; 4],
+    }
 }
 
 pub(super) fn spec() -> SegmentSpec {

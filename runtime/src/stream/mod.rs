@@ -68,6 +68,8 @@ use std::time::{Duration, Instant};
 
 pub use set::{view, InSet, MessageInfo, MessageSet, ViewError};
 
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
 use crate::error::OpenError;
 use crate::ring::core::{
     check_frame, frame_len, FrameKind, ReaderCore, WriterCore, FRAME_ALIGN, FRAME_HEADER,
@@ -78,6 +80,7 @@ pub use crate::ring::{RecvError, SendError};
 use crate::segment::spec::stream_capacity_for;
 use crate::segment::{Expect, MessageEntry, RingKind, Segment, SegmentSpec};
 use crate::wait::{wait_for, WaitStrategy};
+use crate::VersionStep;
 
 /// How a stream is created and how its ends wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +100,11 @@ impl Default for StreamOptions {
 
 impl From<&MessageInfo> for MessageEntry {
     fn from(m: &MessageInfo) -> Self {
+        let (versions, fingerprints) =
+            crate::segment::spec::table_steps(m.steps).unwrap_or_default();
         MessageEntry {
+            versions,
+            fingerprints,
             fingerprint: m.fingerprint,
             id: m.id,
             size: m.size,
@@ -161,6 +168,10 @@ pub struct StreamWriter<S: MessageSet> {
 impl<S: MessageSet> StreamWriter<S> {
     fn attach(segment: Arc<Segment>, wait: WaitStrategy) -> Result<Self, OpenError> {
         segment.lock_peer(WRITER)?;
+        if let Err(e) = segment.merge_steps(&entries::<S>()) {
+            segment.unlock_peer(WRITER);
+            return Err(e);
+        }
         let shared = Shared::new(segment);
         shared.announce(WRITER, wait);
         let core = WriterCore::attach(shared.positions(), shared.capacity, FRAME_ALIGN)
@@ -233,7 +244,7 @@ impl<S: MessageSet> StreamWriter<S> {
     /// Writes the header of the reserved frame and publishes it (with any padding before it).
     fn commit<T: InSet<S>>(&mut self, frame: usize, publish: u64) {
         let info = const { MessageInfo::of::<T>() };
-        let header = FrameHeader { size: info.size, id: info.id, version: 0, flags: 0 };
+        let header = FrameHeader { size: info.size, id: info.id, version: info.version, flags: 0 };
         self.shared.write_header(frame, header);
         self.core.advance(self.shared.positions(), publish);
         self.shared.reader_parking().wake();
@@ -385,15 +396,62 @@ pub struct StreamReader<S: MessageSet> {
     core: ReaderCore,
     wait: WaitStrategy,
     empty_polls: u32,
+    /// Where a frame of an older, smaller version of a message is zero-extended to the reader's
+    /// type (`docs/EVOLUTION.md` §4); as large as the set's largest message, allocated at attach.
+    widened: Box<[Block]>,
+    /// Per message of `S::MESSAGES`: the newest writer version whose layout the reader has
+    /// checked against its own (at attach, the segment entry's newest version); a frame of a
+    /// newer version re-runs the check (`docs/EVOLUTION.md` §5).
+    checked: Box<[u16]>,
     _set: PhantomData<fn() -> S>,
 }
 
-/// A committed message frame found by the reader: data offset, header, frame length.
+/// 16 bytes aligned to 16: the unit of [`StreamReader::widened`], so that every message type of
+/// a stream (at most 16-byte aligned) can be viewed at its start.
+#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C, align(16))]
+struct Block([u8; 16]);
+
+/// A committed message frame found by the reader: data offset, header, frame length, and the
+/// length of its zero-extended copy in [`StreamReader::widened`] (0 when it is read in place).
 #[derive(Debug, Clone, Copy)]
 struct Found {
     frame: usize,
     header: FrameHeader,
     len: u64,
+    widened: usize,
+}
+
+/// The size of the layout at `version` of a type whose history is `steps`: that of the newest
+/// step at or before it (a version 0 frame, from a writer that predates versions, is version 1).
+fn size_at(steps: &[VersionStep], version: u16) -> Option<u32> {
+    steps.iter().take_while(|s| s.version <= version.max(1)).last().map(|s| s.size)
+}
+
+/// Whether a frame of `size` bytes written at `version` is an older, smaller version of a type
+/// at `current` version, `type_size` bytes, with the history `steps`: the reader zero-extends it
+/// (`docs/EVOLUTION.md` §4). A frame smaller than the writer's version allows is not.
+fn is_older(
+    steps: &[VersionStep],
+    current: u16,
+    type_size: usize,
+    version: u16,
+    size: u32,
+) -> bool {
+    (size as usize) < type_size
+        && version < current
+        && size_at(steps, version).is_some_and(|at| size >= at)
+}
+
+/// The bytes of the message of the frame at data offset `frame`, `len` bytes long, in place.
+fn message_bytes(shared: &Shared, frame: usize, len: usize) -> &[u8] {
+    let ptr = shared.message_ptr(frame, len);
+    // SAFETY: `message_ptr` checked that the `len` bytes lie in the data area; the frame is
+    // committed (below the `write_pos` the reader Acquire-loaded, SYNC POINT A; checked by
+    // `check_frame`) and not yet released, so the writer does not write these bytes while the
+    // caller's borrow of the reader lives; they are initialised (the segment was zero-filled on
+    // creation).
+    unsafe { std::slice::from_raw_parts(ptr.as_ptr(), len) }
 }
 
 impl<S: MessageSet> StreamReader<S> {
@@ -403,7 +461,19 @@ impl<S: MessageSet> StreamReader<S> {
         shared.announce(READER, wait);
         let core = ReaderCore::attach(shared.positions(), shared.capacity, FRAME_ALIGN)
             .map_err(|c| shared.corrupt_at_attach(c))?;
-        Ok(Self { shared, core, wait, empty_polls: 0, _set: PhantomData })
+        let largest = S::MESSAGES.iter().map(|m| m.size as usize).max().unwrap_or(0);
+        let widened = vec![Block([0; 16]); largest.div_ceil(16)].into_boxed_slice();
+        let table = shared.segment.messages();
+        let checked = entries::<S>()
+            .iter()
+            .map(|m| {
+                table
+                    .iter()
+                    .find(|t| t.id == m.id)
+                    .map_or(0, |t| t.steps_for(m).last().map_or(1, |s| s.0).min(m.newest_version()))
+            })
+            .collect();
+        Ok(Self { shared, core, wait, empty_polls: 0, widened, checked, _set: PhantomData })
     }
 
     /// Creates the named segment and attaches as its reader (a writer may attach later).
@@ -452,9 +522,57 @@ impl<S: MessageSet> StreamReader<S> {
             let capacity = self.shared.capacity;
             match check_frame(position, offset, capacity, pending, header.size, header.id)? {
                 FrameKind::Padding { len } => self.release(len),
-                FrameKind::Message { len, .. } => return Ok(Some(Found { frame, header, len })),
+                FrameKind::Message { len, .. } => {
+                    if let Err(e) = self.check_version(header) {
+                        self.release(len);
+                        return Err(e);
+                    }
+                    let widened = self.widen(frame, header);
+                    return Ok(Some(Found { frame, header, len, widened }));
+                }
             }
         }
+    }
+
+    /// Re-runs the attach-time comparison of steps (`docs/EVOLUTION.md` §5) when a frame of one
+    /// of the set's messages carries a writer version newer than any checked so far: the writer
+    /// that wrote it attached after this reader and merged its steps into the segment's entry
+    /// before publishing the frame (ordered by SYNC POINT A).
+    fn check_version(&mut self, header: FrameHeader) -> Result<(), RecvError> {
+        let version = header.version.max(1);
+        let Some(index) = S::MESSAGES.iter().position(|m| m.id == header.id) else { return Ok(()) };
+        if version <= self.checked[index] {
+            return Ok(());
+        }
+        let want = MessageEntry::from(&S::MESSAGES[index]);
+        let path = Segment::path(self.shared.segment.name());
+        let table = self.shared.segment.messages();
+        match crate::segment::check_message(&table, &want, &path, false) {
+            Ok(()) => {
+                self.checked[index] = version;
+                Ok(())
+            }
+            Err(_) => Err(RecvError::VersionMismatch {
+                position: self.core.position(),
+                id: header.id,
+                version,
+            }),
+        }
+    }
+
+    /// If the frame at `frame` holds an older, smaller version of one of the set's messages,
+    /// copies its bytes into the zeroed [`StreamReader::widened`] buffer and returns the size of
+    /// the reader's type; otherwise 0 (the frame is read in place).
+    fn widen(&mut self, frame: usize, header: FrameHeader) -> usize {
+        let Some(info) = S::MESSAGES.iter().find(|m| m.id == header.id) else { return 0 };
+        if !is_older(info.steps, info.version, info.size as usize, header.version, header.size) {
+            return 0;
+        }
+        let (size, to) = (header.size as usize, info.size as usize);
+        let buffer = self.widened.as_mut_bytes();
+        buffer[..size].copy_from_slice(message_bytes(&self.shared, frame, size));
+        buffer[size..to].fill(0);
+        to
     }
 
     fn release(&mut self, len: u64) {
@@ -562,9 +680,11 @@ impl<S: MessageSet> Frame<'_, S> {
         self.found.header.id
     }
 
-    /// The writer's schema version in the frame header (0 until versioned streams).
+    /// The writer's schema version, from the frame header (its [`crate::FlatMessage::VERSION`];
+    /// a header `version` of 0, from a writer that predates versions, is version 1). When it is older than the reader's, members added
+    /// since read as zero; `T::has_<member>(version)` says which.
     pub fn version(&self) -> u16 {
-        self.found.header.version
+        self.found.header.version.max(1)
     }
 
     /// The frame's position in the stream, in bytes.
@@ -572,26 +692,43 @@ impl<S: MessageSet> Frame<'_, S> {
         self.reader.core.position()
     }
 
-    /// The message bytes, in place (`size` from the frame header, checked to lie in the ring).
+    /// The message bytes as the writer wrote them, in place (`size` from the frame header,
+    /// checked to lie in the ring).
     pub fn bytes(&self) -> &[u8] {
-        let len = self.found.header.size as usize;
-        let ptr = self.reader.shared.message_ptr(self.found.frame, len);
-        // SAFETY: `message_ptr` checked that the `len` bytes lie in the data area; the frame is
-        // committed (below the `write_pos` the reader Acquire-loaded, SYNC POINT A; checked by
-        // `check_frame`) and not yet released, so the writer does not write these bytes while this borrow of `self` lives;
-        // they are initialised (the segment was zero-filled on creation).
-        unsafe { std::slice::from_raw_parts(ptr.as_ptr(), len) }
+        message_bytes(&self.reader.shared, self.found.frame, self.found.header.size as usize)
+    }
+
+    /// The bytes the reader's type is viewed from: the frame in place, or its zero-extended copy
+    /// when the writer's version is older and smaller.
+    fn view_bytes(&self) -> &[u8] {
+        match self.found.widened {
+            0 => self.bytes(),
+            len => &self.reader.widened.as_bytes()[..len],
+        }
     }
 
     /// The message as one of the library's views: `None` for an id the library does not know
     /// (skip it), an error if its bytes do not fit the reader's type or break its data rules.
+    ///
+    /// A message of a newer writer is viewed in place (the reader's prefix of it); one of an
+    /// older writer is a zero-extended copy, so members it lacks read as zero (see
+    /// [`Frame::version`]).
     pub fn message(&self) -> Option<Result<S::View<'_>, ViewError>> {
-        S::view(self.found.header.id, self.bytes())
+        S::view(self.found.header.id, self.view_bytes())
     }
 
-    /// Views the message as a `T`, if the frame carries `T`'s id.
+    /// Views the message as a `T`, if the frame carries `T`'s id (in place or zero-extended, as
+    /// [`Frame::message`]).
     pub fn get<T: InSet<S>>(&self) -> Option<Result<&T, ViewError>> {
-        (T::MESSAGE_ID == Some(self.found.header.id)).then(|| view::<T>(self.bytes()))
+        let header = self.found.header;
+        (T::MESSAGE_ID == Some(header.id)).then(|| {
+            let older = is_older(T::STEPS, T::VERSION, size_of::<T>(), header.version, header.size);
+            if older && self.found.widened == size_of::<T>() {
+                view::<T>(self.view_bytes())
+            } else {
+                view::<T>(self.bytes())
+            }
+        })
     }
 }
 

@@ -2,7 +2,7 @@
 //! library: [`MessageSet`] (the library's messages and how to view a frame as one of them) and
 //! [`InSet`] (which message types a writer may send on a stream of that library).
 
-use crate::{FlatMessage, ValidationError};
+use crate::{FlatMessage, ValidationError, VersionStep};
 
 /// The identity of one message type of a [`MessageSet`], as recorded in a segment's message
 /// table (`docs/PROTOCOL.md` §2).
@@ -18,6 +18,12 @@ pub struct MessageInfo {
     pub align: u32,
     /// The type's name ([`FlatMessage::NAME`]).
     pub name: &'static str,
+    /// The schema version a writer of the type writes in each frame header
+    /// ([`FlatMessage::VERSION`]).
+    pub version: u16,
+    /// The type's layout history, oldest first ([`FlatMessage::STEPS`]); the last step is the
+    /// current layout (`size`, `fingerprint`).
+    pub steps: &'static [VersionStep],
 }
 
 impl MessageInfo {
@@ -36,6 +42,8 @@ impl MessageInfo {
             size: size_of::<T>() as u32,
             align: align_of::<T>() as u32,
             name: T::NAME,
+            version: T::VERSION,
+            steps: T::STEPS,
         }
     }
 }
@@ -60,8 +68,10 @@ pub trait MessageSet: 'static {
 
     /// Views `bytes` (a frame's message bytes, 16-byte aligned) as the message with id `id`:
     /// `None` for an id this library does not know (the reader skips the frame), an error if the
-    /// bytes are too short or break the type's data rules. Generated code calls [`view`] for each
-    /// of its ids.
+    /// bytes are too short or break the type's data rules. Bytes beyond the type's size (a frame
+    /// of a newer writer, `docs/EVOLUTION.md` §4) are ignored; a stream reader hands a frame of
+    /// an older, smaller version here as a zero-extended copy. Generated code calls [`view`] for
+    /// each of its ids.
     fn view(id: u32, bytes: &[u8]) -> Option<Result<Self::View<'_>, ViewError>>;
 }
 
@@ -76,10 +86,12 @@ pub trait InSet<S: MessageSet>: FlatMessage {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ViewError {
-    /// The frame holds fewer (or more) bytes than the reader's type has.
+    /// The frame holds fewer bytes than the reader's type has (and was not zero-extended: a
+    /// stream reader zero-extends frames of older versions of the messages its set lists).
     #[error(
-        "frame of message `{name}` holds {found} bytes, the reader's type has {expected}; the \
-         peers were built from different schemas"
+        "frame of message `{name}` holds {found} bytes, the reader's type needs at least \
+         {expected}; view it through the stream's `Frame::message` or `Frame::get` (which \
+         zero-extend frames of older schema versions), or check that the peers' schemas agree"
     )]
     Size {
         /// The reader's type.
@@ -103,22 +115,24 @@ pub enum ViewError {
     Invalid(#[from] ValidationError),
 }
 
-/// Views `bytes` as a `T` in place, after checking the size, the alignment and the type's data
-/// rules. This is what generated [`MessageSet::view`] implementations call.
+/// Views the first `size_of::<T>()` bytes of `bytes` as a `T` in place, after checking the size,
+/// the alignment and the type's data rules; bytes beyond them (members a newer writer appended,
+/// `docs/EVOLUTION.md` §4) are ignored. This is what generated [`MessageSet::view`]
+/// implementations call.
 ///
 /// # Errors
 ///
-/// [`ViewError::Size`] unless `bytes.len() == size_of::<T>()`, [`ViewError::Misaligned`],
+/// [`ViewError::Size`] if `bytes.len() < size_of::<T>()`, [`ViewError::Misaligned`],
 /// [`ViewError::Invalid`].
 pub fn view<T: FlatMessage>(bytes: &[u8]) -> Result<&T, ViewError> {
-    if bytes.len() != size_of::<T>() {
+    if bytes.len() < size_of::<T>() {
         return Err(ViewError::Size {
             name: T::NAME,
             expected: size_of::<T>(),
             found: bytes.len(),
         });
     }
-    let value = T::ref_from_bytes(bytes)
+    let value = T::ref_from_bytes(&bytes[..size_of::<T>()])
         .map_err(|_| ViewError::Misaligned { name: T::NAME, align: align_of::<T>() })?;
     if T::NEEDS_VALIDATION {
         value.validate()?;
