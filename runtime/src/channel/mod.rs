@@ -33,7 +33,9 @@ use crate::segment::{layout, Expect, RingKind, Segment, SegmentSpec};
 use crate::wait::{wait_for, WaitStrategy};
 use crate::FlatMessage;
 
-pub use crate::ring::{RecvError, SendError};
+mod epoch;
+
+pub use crate::ring::{EpochProblem, RecvError, SendError};
 
 const WRITER: usize = layout::PEER_WRITER;
 const READER: usize = layout::PEER_READER;
@@ -81,7 +83,32 @@ pub struct Reader<T: FlatMessage> {
     core: ReaderCore,
     wait: WaitStrategy,
     empty_polls: u32,
+    /// The writer epoch of the positions below `epoch_end`, as this reader reads them.
+    epoch: Current,
+    /// Where a message of an older, smaller writer version is zero-extended (allocated when
+    /// the first one arrives).
+    widened: Option<Box<T>>,
+    /// The newest writer version whose layout this reader has checked against its own.
+    checked: u16,
     _type: PhantomData<fn() -> T>,
+}
+
+/// A reader's cached writer epoch: positions `from..end` were written at `version`, `size`
+/// bytes each, and are read in place or (`widen`) zero-extended. `newest`: the epoch count when
+/// it was the newest epoch (while the count stays, it extends to every committed position).
+#[derive(Debug, Clone, Copy)]
+struct Current {
+    from: u64,
+    end: u64,
+    newest: Option<u64>,
+    version: u16,
+    widen: bool,
+    size: u32,
+}
+
+impl Current {
+    const NONE: Current =
+        Current { from: 0, end: 0, newest: None, version: 0, widen: false, size: 0 };
 }
 
 /// An in-process channel (heap-backed segment, same protocol): for threads of one process.
@@ -97,10 +124,26 @@ pub fn channel<T: FlatMessage>(options: &ChannelOptions) -> (Writer<T>, Reader<T
 impl<T: FlatMessage> Writer<T> {
     fn attach(segment: Arc<Segment>, wait: WaitStrategy) -> Result<Self, OpenError> {
         segment.lock_peer(WRITER)?;
+        // A newer writer merges its steps, and must fit the slots of a ring an older peer
+        // created (`docs/PROTOCOL.md` §3 "Writer epochs").
+        let size = u32::try_from(size_of::<T>()).unwrap_or(u32::MAX);
+        let upgrade = segment.merge_steps(&[entry_of::<T>()]).and_then(|()| {
+            segment.fits(size).map_err(|reason| OpenError::CannotUpgrade {
+                path: Segment::path(segment.name()),
+                message: T::NAME.to_owned(),
+                version: T::VERSION,
+                reason,
+            })
+        });
+        if let Err(e) = upgrade {
+            segment.unlock_peer(WRITER);
+            return Err(e);
+        }
         let shared = Shared::new(segment);
         shared.announce(WRITER, wait);
         let core = WriterCore::attach(shared.positions(), shared.capacity, 1)
             .map_err(|c| shared.corrupt_at_attach(c))?;
+        epoch::record(&shared.segment, core.position(), T::VERSION, size);
         Ok(Self { shared, core, wait, _type: PhantomData })
     }
 
@@ -290,7 +333,26 @@ impl<T: FlatMessage> Reader<T> {
         shared.announce(READER, wait);
         let core = ReaderCore::attach(shared.positions(), shared.capacity, 1)
             .map_err(|c| shared.corrupt_at_attach(c))?;
-        Ok(Self { shared, core, wait, empty_polls: 0, _type: PhantomData })
+        let mine = entry_of::<T>();
+        let table = shared.segment.messages().into_iter().find(|m| m.id == mine.id);
+        let checked = table.map_or(1, |t| t.steps_for(&mine).last().map_or(1, |s| s.0));
+        // Only a type with older, smaller layouts can meet a message to zero-extend.
+        let widened = match T::STEPS.len() > 1 {
+            true => Some(T::new_box_zeroed().map_err(|_| OpenError::InvalidSpec {
+                reason: format!("cannot allocate {} bytes for `{}`", size_of::<T>(), T::NAME),
+            })?),
+            false => None,
+        };
+        Ok(Self {
+            shared,
+            core,
+            wait,
+            empty_polls: 0,
+            epoch: Current::NONE,
+            widened,
+            checked: checked.min(T::VERSION),
+            _type: PhantomData,
+        })
     }
 
     /// Creates the named segment and attaches as its reader (a writer may attach later).
@@ -357,18 +419,109 @@ impl<T: FlatMessage> Reader<T> {
     }
 
     fn received(&mut self, index: u64) -> Result<Received<'_, T>, RecvError> {
-        let slot = self.shared.slot::<T>(index);
+        let position = self.core.position();
+        let slot = match self.message_at(position, index) {
+            Ok(slot) => slot,
+            Err(e) => {
+                self.release(1);
+                return Err(e);
+            }
+        };
         if T::NEEDS_VALIDATION {
             // SAFETY: as in `Received::deref`: the slot is committed, aligned, in bounds, and the
-            // writer does not touch it until we release it.
+            // writer does not touch it until we release it (or it is our own widened copy).
             let value = unsafe { slot.as_ref() };
             if let Err(error) = value.validate() {
-                let position = self.core.position();
                 self.release(1);
                 return Err(RecvError::Invalid { position, error });
             }
         }
-        Ok(Received { reader: self, slot })
+        let version = self.epoch.version;
+        Ok(Received { reader: self, slot, version })
+    }
+
+    /// The message at `position` (committed, in slot `index`) as this reader's `T`: the slot
+    /// itself, or the widened copy of an older writer's message (`docs/PROTOCOL.md` §3 "Writer
+    /// epochs"). `Err` if its epoch cannot be used or its writer's schema diverged.
+    #[inline]
+    fn message_at(&mut self, position: u64, index: u64) -> Result<NonNull<T>, RecvError> {
+        if !(self.epoch.from..self.epoch.end).contains(&position) {
+            self.resolve_epoch(position)?;
+        }
+        if !self.epoch.widen {
+            // The epoch's size is at least `size_of::<T>()` and at most `slot_size`.
+            return Ok(self.shared.slot::<T>(index));
+        }
+        let size = self.epoch.size as usize;
+        let bytes = self.shared.slot_start(index);
+        // `resolve_epoch` only sets `widen` when the buffer exists.
+        let Some(widened) = self.widened.as_mut() else { unreachable!("widen without a buffer") };
+        let out = widened.as_mut_bytes();
+        // SAFETY: the slot is committed and not yet released, so the writer does not write it
+        // while we copy; `bytes` points to `slot_size` readable bytes (`Shared::slot_start`) and
+        // `size ≤ slot_size` and `size < size_of::<T>()` (checked by `epoch::widens`), so both
+        // ranges are in bounds; they do not overlap (one is in the mapping, one on the heap).
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.as_mut_ptr(), size) };
+        out[size..].fill(0);
+        Ok(NonNull::from(&mut **widened))
+    }
+
+    /// Finds and checks the writer epoch of `position` (the slow path, once per epoch and per
+    /// batch of the newest epoch).
+    #[cold]
+    fn resolve_epoch(&mut self, position: u64) -> Result<(), RecvError> {
+        let bad = |problem| RecvError::Epoch { position, problem };
+        // Positions below the `write_pos` the core loaded (before the loads of `epochs` below)
+        // belong to epochs those loads see (PROTOCOL §3).
+        let committed = self.core.position() + self.core.pending();
+        let epochs = epoch::count(&self.shared.segment);
+        if self.epoch.newest == Some(epochs) && position >= self.epoch.from {
+            // No writer attached since: the newest epoch goes on.
+            self.epoch.end = committed;
+            return Ok(());
+        }
+        let covering = epoch::covering(&self.shared.segment, position).map_err(bad)?;
+        let end = covering.next.unwrap_or(committed);
+        let size = u32::try_from(size_of::<T>()).unwrap_or(u32::MAX);
+        let found = covering.epoch.unwrap_or(epoch::Epoch { start: 0, version: T::VERSION, size });
+        let widen =
+            epoch::widens(&found, T::VERSION, size_of::<T>(), T::STEPS, self.shared.slot_size)
+                .map_err(bad)?;
+        if widen && self.widened.is_none() {
+            return Err(bad(EpochProblem::Size { version: found.version, size: found.size }));
+        }
+        if found.version > self.checked {
+            self.check_version(position, found.version)?;
+        }
+        self.epoch = Current {
+            from: found.start,
+            end,
+            newest: covering.next.is_none().then_some(covering.count),
+            version: found.version,
+            widen,
+            size: found.size,
+        };
+        Ok(())
+    }
+
+    /// Re-runs the attach-time comparison of steps (`docs/EVOLUTION.md` §5) for a writer
+    /// version newer than any checked so far: that writer attached after this reader and merged
+    /// its steps into the message table before recording its epoch.
+    fn check_version(&mut self, position: u64, version: u16) -> Result<(), RecvError> {
+        let path = Segment::path(self.shared.segment.name());
+        let table = self.shared.segment.messages();
+        match crate::segment::check_message(&table, &entry_of::<T>(), &path, RingKind::TypedChannel)
+        {
+            Ok(()) => {
+                self.checked = version;
+                Ok(())
+            }
+            Err(_) => Err(RecvError::VersionMismatch {
+                position,
+                id: T::MESSAGE_ID.unwrap_or(0),
+                version,
+            }),
+        }
     }
 
     fn release(&mut self, n: u64) {
@@ -436,25 +589,29 @@ impl<T: FlatMessage> Reader<T> {
             return Ok(0);
         }
         let n = self.core.pending();
-        let mut first_invalid = None;
+        let mut first_error = None;
         for k in 0..n {
-            let slot = self.shared.slot::<T>(self.core.slot_after(k));
+            let position = self.core.position() + k;
+            let slot = match self.message_at(position, self.core.slot_after(k)) {
+                Ok(slot) => slot,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                    continue;
+                }
+            };
             // SAFETY: positions `pos .. pos + n` are committed (n = pending after an Acquire load
             // of write_pos) and not yet released, so the writer does not touch these slots; each
-            // is aligned and in bounds (`Shared::slot`).
+            // is aligned and in bounds (`Shared::slot`), or `slot` is our own widened copy.
             let value = unsafe { slot.as_ref() };
             match value.validate() {
                 Ok(()) => f(value),
                 Err(error) => {
-                    first_invalid.get_or_insert(RecvError::Invalid {
-                        position: self.core.position() + k,
-                        error,
-                    });
+                    first_error.get_or_insert(RecvError::Invalid { position, error });
                 }
             }
         }
         self.release(n);
-        first_invalid.map_or(Ok(usize::try_from(n).unwrap_or(usize::MAX)), Err)
+        first_error.map_or(Ok(usize::try_from(n).unwrap_or(usize::MAX)), Err)
     }
 
     /// Messages released since the segment was created.
@@ -475,12 +632,20 @@ impl<T: FlatMessage> Drop for Reader<T> {
 pub struct Received<'a, T: FlatMessage> {
     reader: &'a mut Reader<T>,
     slot: NonNull<T>,
+    version: u16,
 }
 
 impl<T: FlatMessage> Received<'_, T> {
     /// The message's position in the stream (0 for the first message ever committed).
     pub fn position(&self) -> u64 {
         self.reader.core.position()
+    }
+
+    /// The schema version its writer was built from (its [`FlatMessage::VERSION`]). When it is
+    /// older than `T::VERSION`, the members added since read as zero and `T::has_<member>`
+    /// says which; when newer, this is the prefix `T` knows.
+    pub fn version(&self) -> u16 {
+        self.version
     }
 }
 
@@ -489,7 +654,8 @@ impl<T: FlatMessage> Deref for Received<'_, T> {
     fn deref(&self) -> &T {
         // SAFETY: the slot is committed (the reader's Acquire load of `write_pos` saw it, SYNC
         // POINT A) and not yet released, so the writer does not write it while this guard lives;
-        // it is aligned and in bounds (`Shared::slot`); every bit pattern is a valid `T`.
+        // it is aligned and in bounds (`Shared::slot`); every bit pattern is a valid `T`. Or it
+        // is the reader's widened copy, which this guard's borrow of the reader keeps unchanged.
         unsafe { self.slot.as_ref() }
     }
 }

@@ -113,6 +113,50 @@ pub enum RecvError {
         /// The writer's version in the frame header.
         version: u16,
     },
+    /// The typed channel message at `position` cannot be read: its writer epoch is lost or
+    /// impossible (`docs/PROTOCOL.md` §3 "Writer epochs"). It was skipped (released).
+    #[error("message {position} was skipped: {problem}")]
+    Epoch {
+        /// Its position in the ring.
+        position: u64,
+        /// What was wrong with its epoch.
+        problem: EpochProblem,
+    },
+}
+
+/// Why the writer epoch of a typed channel message (`docs/PROTOCOL.md` §3 "Writer epochs")
+/// could not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EpochProblem {
+    /// The epoch table no longer records the writer of this message: more than 4 writers
+    /// attached since it was written.
+    #[error(
+        "its writer's epoch is no longer recorded (more than 4 writers attached since); keep \
+         readers within 4 writer restarts of the writer"
+    )]
+    Lost,
+    /// The epoch's version is impossible (0 or above 255).
+    #[error(
+        "its writer epoch records version {version}, which is impossible; recreate the segment"
+    )]
+    Version {
+        /// The recorded version.
+        version: u16,
+    },
+    /// The epoch's size is impossible for this ring, or disagrees with the reader's layout at
+    /// the epoch's version.
+    #[error(
+        "its writer epoch records {size} bytes at version {version}, which does not fit the \
+         ring's slots or this reader's layout at that version; the writer is buggy or hostile, \
+         or the segment was overwritten"
+    )]
+    Size {
+        /// The recorded version.
+        version: u16,
+        /// The recorded size.
+        size: u32,
+    },
 }
 
 impl From<Corrupt> for SendError {

@@ -11,7 +11,7 @@ mod error;
 mod shared;
 
 #[cfg(not(loom))]
-pub use error::{RecvError, SendError};
+pub use error::{EpochProblem, RecvError, SendError};
 #[cfg(not(loom))]
 pub(crate) use shared::{FrameHeader, Shared, READER, WRITER, WRITER_SEEN_GONE};
 

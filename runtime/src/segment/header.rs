@@ -64,7 +64,7 @@ impl Memory {
         &self,
         index: usize,
         mine: &MessageEntry,
-        capacity: u64,
+        fits: impl Fn(u32) -> Result<(), String>,
     ) -> Result<(), String> {
         let have = self.read_message(index);
         let theirs = have.steps_for(mine);
@@ -83,14 +83,7 @@ impl Memory {
                 versions.join(", ")
             ));
         }
-        if frame_fits(mine.size, capacity).is_err() {
-            return Err(format!(
-                "its {} bytes do not fit in a frame of this stream of {capacity} bytes; create \
-                 the stream with a capacity of at least {}",
-                mine.size,
-                super::spec::stream_capacity_for(u64::from(mine.size))
-            ));
-        }
+        fits(mine.size)?;
         let mut merged =
             MessageEntry { versions: [0; MAX_STEPS], fingerprints: [0; MAX_STEPS], ..have };
         for (i, (version, fingerprint)) in steps.into_iter().enumerate() {
@@ -279,7 +272,7 @@ pub(super) fn validate_header(
     for want in &expect.messages {
         // A framed reader skips ids it does not know, so a framed ring only needs the ids both
         // sides know to agree; a typed ring needs its one type.
-        check_message(&messages, want, path, !kind.is_framed())?;
+        check_message(&messages, want, path, kind)?;
     }
     Ok(Geometry { kind, capacity, slot_size, data_size, max_readers })
 }
@@ -294,16 +287,18 @@ fn first_disagreement(a: &[(u16, u64)], b: &[(u16, u64)]) -> Option<u16> {
     (1..=common).find(|v| at(a, *v) != at(b, *v))
 }
 
-/// Finds the entry with `want`'s id and compares align and the steps both sides know
-/// (`docs/EVOLUTION.md` §5); when both are at the same version, or the ring is typed
-/// (`required`: typed rings carry one version until writer epochs land), also size and
-/// fingerprint.
+/// Finds the entry with `want`'s id (required unless the ring of `kind` is framed: framed readers
+/// skip ids they do not know) and compares align and the steps both sides know
+/// (`docs/EVOLUTION.md` §5); when both are at the same version, or the ring is a typed broadcast
+/// ring (which has no writer epochs yet, so carries one version), also size and fingerprint.
 pub(crate) fn check_message(
     messages: &[MessageEntry],
     want: &MessageEntry,
     path: &Path,
-    required: bool,
+    kind: RingKind,
 ) -> Result<(), OpenError> {
+    let required = !kind.is_framed();
+    let one_version = kind == RingKind::Broadcast;
     let mismatch = |segment: String, what: String| OpenError::TypeMismatch {
         path: path.to_path_buf(),
         segment,
@@ -338,7 +333,7 @@ pub(crate) fn check_message(
             });
         }
         Some(_) => {}
-        None if required || their_version == my_version => {}
+        None if one_version || their_version == my_version => {}
         None => {
             return if have.align == want.align {
                 Ok(())
@@ -349,10 +344,11 @@ pub(crate) fn check_message(
     }
     let mut differences = Vec::new();
     if their_version != my_version {
-        differences.push(if required {
+        differences.push(if one_version {
             format!(
-                "version {their_version} vs {my_version}; a typed ring carries one schema \
-                 version until writer epochs (docs/EVOLUTION.md §4) land"
+                "version {their_version} vs {my_version}; a typed broadcast ring carries one \
+                 schema version (it has no writer epochs yet, docs/EVOLUTION.md §4): use a \
+                 broadcast stream to mix versions"
             )
         } else {
             format!("version {their_version} vs {my_version}")

@@ -75,6 +75,15 @@ pub(crate) const PEER_MESSAGE_SIZE: usize = 28;
 /// then fences and checks the parked flag after publishing; otherwise it skips both).
 pub(crate) const PEER_MAY_PARK: usize = 32;
 
+/// Typed channel epoch table (`docs/PROTOCOL.md` §3 "Writer epochs"): [`EPOCH_ENTRIES`]
+/// entries `{ u64 start; u64 meta }`, `meta` = `version | seq << 16 | size << 32`; epoch `k` in
+/// entry `k mod 4`.
+pub(crate) const OFF_EPOCH_TABLE: usize = 2432;
+pub(crate) const EPOCH_ENTRY_SIZE: usize = 16;
+pub(crate) const EPOCH_ENTRIES: usize = 4;
+/// `u64 epochs`: how many writer epochs were ever recorded.
+pub(crate) const OFF_EPOCHS: usize = 2496;
+
 /// Writer line: `u64 write_pos`.
 pub(crate) const OFF_WRITE_POS: usize = 2560;
 /// Reader line: `u64 read_pos`.
@@ -150,7 +159,9 @@ mod tests {
     #[test]
     fn layout_matches_protocol_md() {
         assert_eq!(peer_entry(PEER_WRITER), 2176);
-        assert_eq!(peer_entry(MAX_PEERS), 2432); // 2432..2560 is unlisted, hence reserved
+        assert_eq!(peer_entry(MAX_PEERS), OFF_EPOCH_TABLE);
+        assert_eq!(OFF_EPOCH_TABLE + EPOCH_ENTRY_SIZE * EPOCH_ENTRIES, OFF_EPOCHS);
+        assert_eq!(OFF_EPOCHS, 2496); // 2504..2560 is unlisted, hence reserved
         assert!(peer_entry(MAX_PEERS) <= OFF_WRITE_POS);
         assert_eq!(message_entry(MAX_MESSAGES), OFF_PEERS);
         assert_eq!((OFF_WRITE_POS, OFF_READ_POS, OFF_WAKE), (2560, 2688, 2816));

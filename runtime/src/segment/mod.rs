@@ -243,7 +243,7 @@ impl Segment {
         for index in 0..count.min(MAX_MESSAGES) {
             let id = self.mem.read_message(index).id;
             let Some(want) = mine.iter().find(|m| m.id == id) else { continue };
-            self.mem.merge_steps(index, want, self.capacity()).map_err(|reason| {
+            self.mem.merge_steps(index, want, |size| self.fits(size)).map_err(|reason| {
                 OpenError::CannotUpgrade {
                     path: Self::path(&self.name),
                     message: want.name.clone(),
@@ -251,6 +251,30 @@ impl Segment {
                     reason,
                 }
             })?;
+        }
+        Ok(())
+    }
+
+    /// Whether a message of `size` bytes fits this ring: in a frame of a framed stream, in a slot
+    /// of the other kinds; `Err` says why not and what to do.
+    pub(crate) fn fits(&self, size: u32) -> Result<(), String> {
+        let (kind, capacity, slot_size) = (self.kind(), self.capacity(), self.slot_size());
+        if kind == RingKind::FramedStream {
+            return spec::frame_fits(size, capacity).map_err(|_| {
+                format!(
+                    "its {size} bytes do not fit in a frame of this stream of {capacity} bytes; \
+                     create the stream with a capacity of at least {}",
+                    spec::stream_capacity_for(u64::from(size))
+                )
+            });
+        }
+        let need = spec::slot_size_for(kind, size);
+        if need > slot_size {
+            return Err(format!(
+                "its {size} bytes need slots of {need} bytes, and this ring's are {slot_size} \
+                 (it was created for an older, smaller version); remove the segment while no peer \
+                 is attached and let the newer peer create it"
+            ));
         }
         Ok(())
     }

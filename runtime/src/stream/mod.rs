@@ -547,7 +547,7 @@ impl<S: MessageSet> StreamReader<S> {
         let want = MessageEntry::from(&S::MESSAGES[index]);
         let path = Segment::path(self.shared.segment.name());
         let table = self.shared.segment.messages();
-        match crate::segment::check_message(&table, &want, &path, false) {
+        match crate::segment::check_message(&table, &want, &path, RingKind::FramedStream) {
             Ok(()) => {
                 self.checked[index] = version;
                 Ok(())
