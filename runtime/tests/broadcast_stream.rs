@@ -341,7 +341,7 @@ fn check_frame(frame: &BroadcastFrame<'_, Lib>) {
     assert_eq!(frame.id(), sent.id(), "frame {position}: id");
     assert_eq!(frame.bytes(), sent.bytes(), "frame {position}: altered, torn or misplaced");
     assert_eq!(frame.bytes().as_ptr() as usize % 16, 0, "frame {position}: not 16-aligned");
-    assert_eq!(frame.version(), 0);
+    assert_eq!(frame.version(), 1, "the writer's VERSION");
     let got = match frame.message() {
         Some(Ok(AnyMessage::Small(m))) => Sent::Small(*m),
         Some(Ok(AnyMessage::Medium(m))) => Sent::Medium(*m),
@@ -1187,7 +1187,8 @@ fn named_segment_layout_matches_the_protocol() {
         let mut want = [0; 16];
         want[0..4].copy_from_slice(&(sent.bytes().len() as u32).to_le_bytes());
         want[4..8].copy_from_slice(&sent.id().to_le_bytes());
-        assert_eq!(header, want, "frame header {{size, id, version 0, flags 0, reserved 0}}");
+        want[8..10].copy_from_slice(&1u16.to_le_bytes());
+        assert_eq!(header, want, "frame header {{size, id, version 1, flags 0, reserved 0}}");
         let message: [u8; 200] = peek(&name, slot + 16);
         assert_eq!(&message[..sent.bytes().len()], sent.bytes(), "the message at slot + 16");
         assert_eq!(peek_u64(&name, layout.seq(position)), 2 * position + 2, "sequence word");

@@ -253,8 +253,19 @@ unsafe impl Send for WriterEnd {}
 unsafe impl Sync for WriterEnd {}
 
 impl WriterEnd {
-    fn attach(segment: Arc<Segment>, wait: WaitStrategy) -> Result<Self, OpenError> {
+    /// Attaches as the writer; `merge`: the writer's messages, whose steps it merges into the
+    /// message table (`docs/PROTOCOL.md` §2 "Steps": a broadcast stream writer of a newer
+    /// schema), or none (the typed broadcast ring carries one version).
+    fn attach(
+        segment: Arc<Segment>,
+        wait: WaitStrategy,
+        merge: &[crate::MessageEntry],
+    ) -> Result<Self, OpenError> {
         segment.lock_peer(WRITER)?;
+        if let Err(e) = segment.merge_steps(merge) {
+            segment.unlock_peer(WRITER);
+            return Err(e);
+        }
         let shared = Shared::new(segment);
         shared.announce(WRITER, wait);
         let write_pos = shared.write_pos().load(Ordering::Acquire);

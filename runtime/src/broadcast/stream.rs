@@ -64,7 +64,7 @@ use crate::error::OpenError;
 use crate::ring::core::FRAME_HEADER;
 use crate::ring::{FrameHeader, Mode, RecvError, SendError};
 use crate::segment::{Expect, RingKind, Segment, SegmentSpec};
-use crate::stream::{entries, view, InSet, MessageInfo, MessageSet, ViewError};
+use crate::stream::{entries, is_older, view, InSet, MessageInfo, MessageSet, Versions, ViewError};
 use crate::wait::WaitStrategy;
 
 /// Bytes of the frame header at the start of each slot.
@@ -126,7 +126,8 @@ pub struct BroadcastStreamWriter<S: MessageSet> {
 impl<S: MessageSet> BroadcastStreamWriter<S> {
     fn attach(segment: Arc<Segment>, wait: WaitStrategy) -> Result<Self, OpenError> {
         let staging = slot_buffer(segment.slot_size() as usize, "loan")?;
-        Ok(Self { end: WriterEnd::attach(segment, wait)?, staging, _set: PhantomData })
+        let end = WriterEnd::attach(segment, wait, &entries::<S>())?;
+        Ok(Self { end, staging, _set: PhantomData })
     }
 
     /// Creates the named segment `/dev/shm/flatipc.<name>` and attaches as its writer.
@@ -178,7 +179,7 @@ impl<S: MessageSet> BroadcastStreamWriter<S> {
         if info.size as usize > max {
             return Err(SendError::SlotTooSmall { size: u64::from(info.size), max: max as u64 });
         }
-        Ok(FrameHeader { size: info.size, id: info.id, version: 0, flags: 0 })
+        Ok(FrameHeader { size: info.size, id: info.id, version: info.version, flags: 0 })
     }
 
     /// Writes a frame of `header` and `bytes` into the next slot (reserved by the caller).
@@ -310,13 +311,16 @@ fn copy_frame(buffer: &mut [u8], slot: NonNull<u8>) {
 #[derive(Debug)]
 pub struct BroadcastStreamReader<S: MessageSet> {
     end: ReaderEnd<[Line]>,
+    /// Version checks and zero-extension (`docs/EVOLUTION.md` §4-§5).
+    versions: Versions,
     _set: PhantomData<fn() -> S>,
 }
 
 impl<S: MessageSet> BroadcastStreamReader<S> {
     fn attach(segment: Arc<Segment>, options: &ReaderOptions) -> Result<Self, OpenError> {
         let buffer = slot_buffer(segment.slot_size() as usize, "copy")?;
-        Ok(Self { end: ReaderEnd::attach(segment, options, buffer)?, _set: PhantomData })
+        let versions = Versions::new::<S>(&segment);
+        Ok(Self { end: ReaderEnd::attach(segment, options, buffer)?, versions, _set: PhantomData })
     }
 
     /// Opens the named segment and attaches a new reader.
@@ -364,15 +368,32 @@ impl<S: MessageSet> BroadcastStreamReader<S> {
             Found::Copied { .. } => bytes.copy_from_slice(&self.end.buffer.as_bytes()[..HEADER]),
         }
         let header = FrameHeader::from_bytes(bytes);
-        if header.size as usize > self.end.shared.slot_size - HEADER {
-            let position = self.end.last;
+        let position = self.end.last;
+        let skip = |end: &mut ReaderEnd<[Line]>, error| {
             if matches!(found, Found::InPlace { .. }) {
-                self.end.release();
+                end.release();
             }
+            Err(error)
+        };
+        let size = header.size as usize;
+        if size > self.end.shared.slot_size - HEADER {
             let value = u64::from(header.size);
-            return Err(RecvError::CorruptFrame { position, field: "size", value });
+            return skip(&mut self.end, RecvError::CorruptFrame { position, field: "size", value });
         }
-        Ok(BroadcastFrame { reader: &mut self.end, found, header, _set: PhantomData })
+        if let Err(e) = self.versions.check::<S>(&self.end.shared.segment, header, position) {
+            return skip(&mut self.end, e);
+        }
+        let end = &self.end;
+        let widened =
+            self.versions.widen::<S>(header, || &end.bytes(found, HEADER + size)[HEADER..]);
+        Ok(BroadcastFrame {
+            reader: &mut self.end,
+            versions: &self.versions,
+            found,
+            header,
+            widened,
+            _set: PhantomData,
+        })
     }
 
     /// Receives the next frame if one is ready: in place for a tethered reader, as a validated
@@ -413,8 +434,11 @@ impl<S: MessageSet> BroadcastStreamReader<S> {
 #[derive(Debug)]
 pub struct BroadcastFrame<'a, S: MessageSet> {
     reader: &'a mut ReaderEnd<[Line]>,
+    versions: &'a Versions,
     found: Found,
     header: FrameHeader,
+    /// The length of the zero-extended copy in `versions` (0: the frame is read as it is).
+    widened: usize,
     _set: PhantomData<fn() -> S>,
 }
 
@@ -424,9 +448,12 @@ impl<S: MessageSet> BroadcastFrame<'_, S> {
         self.header.id
     }
 
-    /// The writer's schema version in the frame header (0 until versioned streams).
+    /// The writer's schema version, from the frame header (its [`crate::FlatMessage::VERSION`];
+    /// a header `version` of 0, from a writer that predates versions, is version 1). When it is
+    /// older than the reader's, members added since read as zero; `T::has_<member>(version)`
+    /// says which.
     pub fn version(&self) -> u16 {
-        self.header.version
+        self.header.version.max(1)
     }
 
     /// The message's position in the ring (0 for the first message ever published).
@@ -445,15 +472,37 @@ impl<S: MessageSet> BroadcastFrame<'_, S> {
         &self.reader.bytes(self.found, HEADER + len)[HEADER..]
     }
 
-    /// The message as one of the library's views: `None` for an id the library does not know
-    /// (skip it), an error if its bytes do not fit the reader's type or break its data rules.
-    pub fn message(&self) -> Option<Result<S::View<'_>, ViewError>> {
-        S::view(self.header.id, self.bytes())
+    /// The bytes the reader's type is viewed from: the frame as it is, or its zero-extended
+    /// copy when the writer's version is older and smaller.
+    fn view_bytes(&self) -> &[u8] {
+        match self.widened {
+            0 => self.bytes(),
+            len => self.versions.widened(len),
+        }
     }
 
-    /// Views the message as a `T`, if the frame carries `T`'s id.
+    /// The message as one of the library's views: `None` for an id the library does not know
+    /// (skip it), an error if its bytes do not fit the reader's type or break its data rules.
+    ///
+    /// A message of a newer writer is viewed as it is (the reader's prefix of it); one of an
+    /// older writer is a zero-extended copy, so members it lacks read as zero (see
+    /// [`BroadcastFrame::version`]).
+    pub fn message(&self) -> Option<Result<S::View<'_>, ViewError>> {
+        S::view(self.header.id, self.view_bytes())
+    }
+
+    /// Views the message as a `T`, if the frame carries `T`'s id (zero-extended as
+    /// [`BroadcastFrame::message`] says).
     pub fn get<T: InSet<S>>(&self) -> Option<Result<&T, ViewError>> {
-        (T::MESSAGE_ID == Some(self.header.id)).then(|| view::<T>(self.bytes()))
+        let header = self.header;
+        (T::MESSAGE_ID == Some(header.id)).then(|| {
+            let older = is_older(T::STEPS, T::VERSION, size_of::<T>(), header.version, header.size);
+            if older && self.widened == size_of::<T>() {
+                view::<T>(self.view_bytes())
+            } else {
+                view::<T>(self.bytes())
+            }
+        })
     }
 }
 

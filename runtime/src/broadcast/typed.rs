@@ -57,7 +57,7 @@ impl<T: FlatMessage> BroadcastWriter<T> {
         let staging = T::new_box_zeroed().map_err(|_| OpenError::InvalidSpec {
             reason: format!("cannot allocate the {}-byte loan buffer", size_of::<T>()),
         })?;
-        Ok(Self { end: WriterEnd::attach(segment, wait)?, staging })
+        Ok(Self { end: WriterEnd::attach(segment, wait, &[])?, staging })
     }
 
     /// Creates the named segment `/dev/shm/flatipc.<name>` and attaches as its writer.

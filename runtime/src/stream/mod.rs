@@ -59,6 +59,7 @@
 //! ```
 
 mod set;
+mod versions;
 
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
@@ -67,8 +68,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use set::{view, InSet, MessageInfo, MessageSet, ViewError};
-
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+pub(crate) use versions::{is_older, Versions};
 
 use crate::error::OpenError;
 use crate::ring::core::{
@@ -80,7 +80,6 @@ pub use crate::ring::{RecvError, SendError};
 use crate::segment::spec::stream_capacity_for;
 use crate::segment::{Expect, MessageEntry, RingKind, Segment, SegmentSpec};
 use crate::wait::{wait_for, WaitStrategy};
-use crate::VersionStep;
 
 /// How a stream is created and how its ends wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -396,51 +395,19 @@ pub struct StreamReader<S: MessageSet> {
     core: ReaderCore,
     wait: WaitStrategy,
     empty_polls: u32,
-    /// Where a frame of an older, smaller version of a message is zero-extended to the reader's
-    /// type (`docs/EVOLUTION.md` §4); as large as the set's largest message, allocated at attach.
-    widened: Box<[Block]>,
-    /// Per message of `S::MESSAGES`: the newest writer version whose layout the reader has
-    /// checked against its own (at attach, the segment entry's newest version); a frame of a
-    /// newer version re-runs the check (`docs/EVOLUTION.md` §5).
-    checked: Box<[u16]>,
+    /// Version checks and zero-extension (`docs/EVOLUTION.md` §4-§5).
+    versions: Versions,
     _set: PhantomData<fn() -> S>,
 }
 
-/// 16 bytes aligned to 16: the unit of [`StreamReader::widened`], so that every message type of
-/// a stream (at most 16-byte aligned) can be viewed at its start.
-#[derive(Debug, Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-#[repr(C, align(16))]
-struct Block([u8; 16]);
-
 /// A committed message frame found by the reader: data offset, header, frame length, and the
-/// length of its zero-extended copy in [`StreamReader::widened`] (0 when it is read in place).
+/// length of its zero-extended copy in the reader's [`Versions`] (0 when it is read in place).
 #[derive(Debug, Clone, Copy)]
 struct Found {
     frame: usize,
     header: FrameHeader,
     len: u64,
     widened: usize,
-}
-
-/// The size of the layout at `version` of a type whose history is `steps`: that of the newest
-/// step at or before it (a version 0 frame, from a writer that predates versions, is version 1).
-fn size_at(steps: &[VersionStep], version: u16) -> Option<u32> {
-    steps.iter().take_while(|s| s.version <= version.max(1)).last().map(|s| s.size)
-}
-
-/// Whether a frame of `size` bytes written at `version` is an older, smaller version of a type
-/// at `current` version, `type_size` bytes, with the history `steps`: the reader zero-extends it
-/// (`docs/EVOLUTION.md` §4). A frame smaller than the writer's version allows is not.
-fn is_older(
-    steps: &[VersionStep],
-    current: u16,
-    type_size: usize,
-    version: u16,
-    size: u32,
-) -> bool {
-    (size as usize) < type_size
-        && version < current
-        && size_at(steps, version).is_some_and(|at| size >= at)
 }
 
 /// The bytes of the message of the frame at data offset `frame`, `len` bytes long, in place.
@@ -461,19 +428,8 @@ impl<S: MessageSet> StreamReader<S> {
         shared.announce(READER, wait);
         let core = ReaderCore::attach(shared.positions(), shared.capacity, FRAME_ALIGN)
             .map_err(|c| shared.corrupt_at_attach(c))?;
-        let largest = S::MESSAGES.iter().map(|m| m.size as usize).max().unwrap_or(0);
-        let widened = vec![Block([0; 16]); largest.div_ceil(16)].into_boxed_slice();
-        let table = shared.segment.messages();
-        let checked = entries::<S>()
-            .iter()
-            .map(|m| {
-                table
-                    .iter()
-                    .find(|t| t.id == m.id)
-                    .map_or(0, |t| t.steps_for(m).last().map_or(1, |s| s.0).min(m.newest_version()))
-            })
-            .collect();
-        Ok(Self { shared, core, wait, empty_polls: 0, widened, checked, _set: PhantomData })
+        let versions = Versions::new::<S>(&shared.segment);
+        Ok(Self { shared, core, wait, empty_polls: 0, versions, _set: PhantomData })
     }
 
     /// Creates the named segment and attaches as its reader (a writer may attach later).
@@ -523,56 +479,18 @@ impl<S: MessageSet> StreamReader<S> {
             match check_frame(position, offset, capacity, pending, header.size, header.id)? {
                 FrameKind::Padding { len } => self.release(len),
                 FrameKind::Message { len, .. } => {
-                    if let Err(e) = self.check_version(header) {
+                    if let Err(e) = self.versions.check::<S>(&self.shared.segment, header, position)
+                    {
                         self.release(len);
                         return Err(e);
                     }
-                    let widened = self.widen(frame, header);
+                    let shared = &self.shared;
+                    let message = || message_bytes(shared, frame, header.size as usize);
+                    let widened = self.versions.widen::<S>(header, message);
                     return Ok(Some(Found { frame, header, len, widened }));
                 }
             }
         }
-    }
-
-    /// Re-runs the attach-time comparison of steps (`docs/EVOLUTION.md` §5) when a frame of one
-    /// of the set's messages carries a writer version newer than any checked so far: the writer
-    /// that wrote it attached after this reader and merged its steps into the segment's entry
-    /// before publishing the frame (ordered by SYNC POINT A).
-    fn check_version(&mut self, header: FrameHeader) -> Result<(), RecvError> {
-        let version = header.version.max(1);
-        let Some(index) = S::MESSAGES.iter().position(|m| m.id == header.id) else { return Ok(()) };
-        if version <= self.checked[index] {
-            return Ok(());
-        }
-        let want = MessageEntry::from(&S::MESSAGES[index]);
-        let path = Segment::path(self.shared.segment.name());
-        let table = self.shared.segment.messages();
-        match crate::segment::check_message(&table, &want, &path, RingKind::FramedStream) {
-            Ok(()) => {
-                self.checked[index] = version;
-                Ok(())
-            }
-            Err(_) => Err(RecvError::VersionMismatch {
-                position: self.core.position(),
-                id: header.id,
-                version,
-            }),
-        }
-    }
-
-    /// If the frame at `frame` holds an older, smaller version of one of the set's messages,
-    /// copies its bytes into the zeroed [`StreamReader::widened`] buffer and returns the size of
-    /// the reader's type; otherwise 0 (the frame is read in place).
-    fn widen(&mut self, frame: usize, header: FrameHeader) -> usize {
-        let Some(info) = S::MESSAGES.iter().find(|m| m.id == header.id) else { return 0 };
-        if !is_older(info.steps, info.version, info.size as usize, header.version, header.size) {
-            return 0;
-        }
-        let (size, to) = (header.size as usize, info.size as usize);
-        let buffer = self.widened.as_mut_bytes();
-        buffer[..size].copy_from_slice(message_bytes(&self.shared, frame, size));
-        buffer[size..to].fill(0);
-        to
     }
 
     fn release(&mut self, len: u64) {
@@ -703,7 +621,7 @@ impl<S: MessageSet> Frame<'_, S> {
     fn view_bytes(&self) -> &[u8] {
         match self.found.widened {
             0 => self.bytes(),
-            len => &self.reader.widened.as_bytes()[..len],
+            len => self.reader.versions.widened(len),
         }
     }
 
