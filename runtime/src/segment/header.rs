@@ -377,6 +377,33 @@ mod tests {
     use crate::segment::test_support::{entry, spec};
     use crate::segment::Segment;
 
+    /// `entry()` at version 2: version 1 is `entry()`'s layout, version 2 appends bytes whose
+    /// layout `v2_fingerprint` stands for.
+    fn at_version_2(v2_fingerprint: u64) -> MessageEntry {
+        MessageEntry {
+            fingerprint: v2_fingerprint,
+            size: 56,
+            versions: [1, 2, 0, 0],
+            fingerprints: [0xABCD, v2_fingerprint, 0, 0],
+            ..entry()
+        }
+    }
+
+    #[test]
+    fn a_merge_compares_again_under_the_writer_lock() {
+        let segment = Segment::heap(&spec());
+        segment.merge_steps(&[at_version_2(0x2222)]).unwrap();
+        let merged = &segment.messages()[0];
+        assert_eq!((merged.versions, merged.size), ([1, 2, 0, 0], 56));
+        // A diverged version 2 writer that checked the table before that merge (while it
+        // still said version 1) is refused when it merges, instead of writing over it.
+        let err = segment.merge_steps(&[at_version_2(0x3333)]).unwrap_err();
+        assert!(matches!(err, OpenError::VersionMismatch { version: 2, .. }), "{err:?}");
+        assert_eq!(segment.messages()[0].fingerprints[1], 0x2222);
+        // The same version 2 merges again without change.
+        segment.merge_steps(&[at_version_2(0x2222)]).unwrap();
+    }
+
     #[test]
     fn heap_segment_has_the_same_header() {
         let segment = Segment::heap(&spec());

@@ -239,6 +239,15 @@ impl Segment {
     /// [`OpenError::CannotUpgrade`] if an entry would record more than 4 steps or the newer
     /// message does not fit in a frame; nothing of that entry is written then.
     pub(crate) fn merge_steps(&self, mine: &[MessageEntry]) -> Result<(), OpenError> {
+        if mine.is_empty() {
+            return Ok(());
+        }
+        // The open checked the table before this writer took the lock; a writer that held the
+        // lock in between may have merged steps since, so compare again, under the lock.
+        let table = self.messages();
+        for want in mine {
+            check_message(&table, want, &Self::path(&self.name), self.kind())?;
+        }
         let count = self.mem.load_u32(OFF_MESSAGE_COUNT) as usize;
         for index in 0..count.min(MAX_MESSAGES) {
             let id = self.mem.read_message(index).id;
