@@ -1,7 +1,8 @@
 //! Cross-process benchmark of the typed SPSC channel (`docs/PROTOCOL.md` §3), every figure next
 //! to a baseline measured in the same run.
 //!
-//! Run with `cargo bench -p flatipc --bench channel`. The binary re-executes itself as the peer
+//! Run with `cargo bench -p flatipc --bench channel` (add `-- --plot docs/bench-latency.svg` to
+//! also draw the round-trip percentiles, `support/plot.rs`). The binary re-executes itself as the peer
 //! process (environment variable `FLATIPC_BENCH_ROLE`), like `tests/channel.rs` does; the parent
 //! is pinned to CPU 0 and the peer to CPU 1. It prints one markdown table on stdout. The C rows
 //! compile `benches/c/bench_peer.c` against `runtime/include/flatipc.h` with `$CC` (default `cc`)
@@ -27,6 +28,9 @@ use flatipc::stream::{
 };
 use flatipc::wait::WaitStrategy;
 use hdrhistogram::Histogram;
+
+#[path = "support/plot.rs"]
+mod plot;
 
 const ROLE: &str = "FLATIPC_BENCH_ROLE";
 const ARG: &str = "FLATIPC_BENCH_ARG";
@@ -366,21 +370,26 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Lat {
     p50: u64,
     p99: u64,
     p999: u64,
     max: u64,
+    /// The percentile curve, for `--plot`.
+    curve: plot::Curve,
 }
 
 impl From<&Histogram<u64>> for Lat {
     fn from(h: &Histogram<u64>) -> Self {
+        let curve =
+            plot::quantiles().map(|q| (plot::nines(q), h.value_at_quantile(q) as f64)).collect();
         Self {
             p50: h.value_at_quantile(0.5),
             p99: h.value_at_quantile(0.99),
             p999: h.value_at_quantile(0.999),
             max: h.max(),
+            curve,
         }
     }
 }
@@ -1235,7 +1244,7 @@ fn main() {
     let fl = {
         let mut order: Vec<usize> = (0..rounds.len()).collect();
         order.sort_by_key(|&r| rounds[r][0].p50);
-        rounds[order[order.len() / 2]][0]
+        rounds[order[order.len() / 2]][0].clone()
     };
     rows.push(lat_row(
         "1. floor: raw 2-line ping-pong (baseline, median round)",
@@ -1246,7 +1255,7 @@ fn main() {
     ));
     let pick = |k: usize| {
         let r = median_round(k);
-        (rounds[r][k], rounds[r][0].p50)
+        (rounds[r][k].clone(), rounds[r][0].p50)
     };
     let (sp, sp_floor) = pick(1);
     rows.push(lat_row("2. flatipc RT, Spin, loan/commit + recv", &sp, "floor", sp_floor, 1.3));
@@ -1282,7 +1291,7 @@ fn main() {
             ratio(a).total_cmp(&ratio(b))
         });
         let r = order[order.len() / 2];
-        (rounds[r][k], rounds[r][1].p50)
+        (rounds[r][k].clone(), rounds[r][1].p50)
     };
     let (cc, cc_rust) = pick_vs_rust(5);
     rows.push(lat_row(
@@ -1443,4 +1452,37 @@ fn main() {
     ));
 
     print_table(&rows);
+
+    if let Some(path) = plot_path() {
+        let curves: Vec<(String, plot::Curve)> = [
+            ("floor: raw 2-line ping-pong", &fl),
+            ("typed channel (2)", &sp),
+            ("framed stream (2c)", &st),
+            ("broadcast, tethered (2d)", &bc),
+            ("C ↔ C typed channel (2e)", &cc),
+            ("Rust ↔ C typed channel (2f)", &rc),
+            ("Unix socketpair (3a)", &us),
+            ("pipe (3b)", &pi),
+        ]
+        .into_iter()
+        .map(|(label, lat)| (label.to_string(), lat.curve.clone()))
+        .collect();
+        let title = "flatipc round trips between two pinned processes, 64-byte messages";
+        match plot::write(&path, title, &curves) {
+            Ok(()) => eprintln!("[channel bench] plot written to {}", path.display()),
+            Err(e) => {
+                eprintln!("[channel bench] {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+/// The file `--plot PATH` asks for (cargo passes its own `--bench` too); a relative path is
+/// relative to the workspace root (cargo runs benchmarks in the package directory).
+fn plot_path() -> Option<PathBuf> {
+    let mut args = std::env::args().skip_while(|a| a != "--plot");
+    args.next()?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    args.next().map(|path| root.join(path))
 }

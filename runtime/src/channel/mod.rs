@@ -93,12 +93,12 @@ pub struct Reader<T: FlatMessage> {
     _type: PhantomData<fn() -> T>,
 }
 
-/// A reader's cached writer epoch: positions `from..end` were written at `version`, `size`
-/// bytes each, and are read in place or (`widen`) zero-extended. `newest`: the epoch count when
-/// it was the newest epoch (while the count stays, it extends to every committed position).
+/// A reader's cached writer epoch: the positions from the current one up to `end` were written
+/// at `version`, `size` bytes each, and are read in place or (`widen`) zero-extended. `newest`:
+/// the epoch count when it was the newest epoch (while the count stays, it extends to every
+/// committed position).
 #[derive(Debug, Clone, Copy)]
 struct Current {
-    from: u64,
     end: u64,
     newest: Option<u64>,
     version: u16,
@@ -107,8 +107,7 @@ struct Current {
 }
 
 impl Current {
-    const NONE: Current =
-        Current { from: 0, end: 0, newest: None, version: 0, widen: false, size: 0 };
+    const NONE: Current = Current { end: 0, newest: None, version: 0, widen: false, size: 0 };
 }
 
 /// An in-process channel (heap-backed segment, same protocol): for threads of one process.
@@ -445,8 +444,19 @@ impl<T: FlatMessage> Reader<T> {
     /// epochs"). `Err` if its epoch cannot be used or its writer's schema diverged.
     #[inline]
     fn message_at(&mut self, position: u64, index: u64) -> Result<NonNull<T>, RecvError> {
-        if !(self.epoch.from..self.epoch.end).contains(&position) {
-            self.resolve_epoch(position)?;
+        // Positions only grow: past `end`, the epoch may have changed.
+        if position >= self.epoch.end {
+            // Positions below the `write_pos` the core loaded (before the load of `epochs`
+            // here) belong to epochs that load sees (PROTOCOL §3).
+            let committed = self.core.position() + self.core.pending();
+            // SYNC POINT E' (Acquire), paired with a writer's Release store of `epochs`.
+            let epochs = self.shared.epochs().load(std::sync::atomic::Ordering::Acquire);
+            if self.epoch.newest == Some(epochs) {
+                // No writer recorded an epoch since: the newest epoch goes on.
+                self.epoch.end = committed;
+            } else {
+                self.resolve_epoch(position, committed)?;
+            }
         }
         if !self.epoch.widen {
             // The epoch's size is at least `size_of::<T>()` and at most `slot_size`.
@@ -466,20 +476,11 @@ impl<T: FlatMessage> Reader<T> {
         Ok(NonNull::from(&mut **widened))
     }
 
-    /// Finds and checks the writer epoch of `position` (the slow path, once per epoch and per
-    /// batch of the newest epoch).
+    /// Finds and checks the writer epoch of `position` (the slow path: once per writer epoch),
+    /// caching it up to the next epoch's start or, for the newest, up to `committed`.
     #[cold]
-    fn resolve_epoch(&mut self, position: u64) -> Result<(), RecvError> {
+    fn resolve_epoch(&mut self, position: u64, committed: u64) -> Result<(), RecvError> {
         let bad = |problem| RecvError::Epoch { position, problem };
-        // Positions below the `write_pos` the core loaded (before the loads of `epochs` below)
-        // belong to epochs those loads see (PROTOCOL §3).
-        let committed = self.core.position() + self.core.pending();
-        let epochs = epoch::count(&self.shared.segment);
-        if self.epoch.newest == Some(epochs) && position >= self.epoch.from {
-            // No writer attached since: the newest epoch goes on.
-            self.epoch.end = committed;
-            return Ok(());
-        }
         let covering = epoch::covering(&self.shared.segment, position).map_err(bad)?;
         let end = covering.next.unwrap_or(committed);
         let size = u32::try_from(size_of::<T>()).unwrap_or(u32::MAX);
@@ -494,7 +495,6 @@ impl<T: FlatMessage> Reader<T> {
             self.check_version(position, found.version)?;
         }
         self.epoch = Current {
-            from: found.start,
             end,
             newest: covering.next.is_none().then_some(covering.count),
             version: found.version,

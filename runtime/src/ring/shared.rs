@@ -74,6 +74,8 @@ pub(crate) struct Shared {
     /// no lookups: `write_pos`, `read_pos`, then the reader's and the writer's parking words.
     write_pos: NonNull<AtomicU64>,
     read_pos: NonNull<AtomicU64>,
+    /// The typed channel's writer epoch count (`docs/PROTOCOL.md` §3 "Writer epochs").
+    epochs: NonNull<AtomicU64>,
     reader: [NonNull<AtomicU32>; 3],
     writer: [NonNull<AtomicU32>; 3],
 }
@@ -104,7 +106,19 @@ impl Shared {
         ];
         let write_pos = NonNull::from(segment.atomic_u64(layout::OFF_WRITE_POS));
         let read_pos = NonNull::from(segment.atomic_u64(layout::OFF_READ_POS));
-        Self { segment, capacity, slot_size, data, data_len, write_pos, read_pos, reader, writer }
+        let epochs = NonNull::from(segment.atomic_u64(layout::OFF_EPOCHS));
+        Self {
+            segment,
+            capacity,
+            slot_size,
+            data,
+            data_len,
+            write_pos,
+            read_pos,
+            epochs,
+            reader,
+            writer,
+        }
     }
 
     /// One of the control words resolved in `new`.
@@ -115,6 +129,12 @@ impl Shared {
         // `self.segment` (an `Arc` this struct owns) lives, and the returned borrow of `self`
         // cannot outlive it. Atomics may be shared between threads and processes.
         unsafe { word.as_ref() }
+    }
+
+    /// The typed channel's writer epoch count (header word `epochs`).
+    #[inline]
+    pub(crate) fn epochs(&self) -> &AtomicU64 {
+        self.control(self.epochs)
     }
 
     #[inline]
