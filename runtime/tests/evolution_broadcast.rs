@@ -1,11 +1,12 @@
-//! Schema evolution on the broadcast stream (`docs/PROTOCOL.md` §6 with the frame `version` of
-//! §4): tethered and lossy readers of version 1 and version 2 read a writer of either version,
-//! in place or zero-extended; a diverged writer is refused at attach, or when met. The libraries
+//! Schema evolution on the broadcast rings: the broadcast stream (`docs/PROTOCOL.md` §6 with the
+//! frame `version` of §4) and the typed broadcast ring (§5 with the writer epochs of §3).
+//! Tethered and lossy readers of version 1 and version 2 read a writer of either version, in
+//! place or zero-extended; a diverged writer is refused at attach, or when met. The libraries
 //! are in `versions/mod.rs`.
 
 use flatipc::broadcast::{
-    BroadcastOptions, BroadcastStreamReader, BroadcastStreamWriter, Policy, ReaderOptions,
-    RecvError, StartAt,
+    BroadcastOptions, BroadcastReader, BroadcastStreamReader, BroadcastStreamWriter,
+    BroadcastWriter, Policy, ReaderOptions, RecvError, StartAt,
 };
 use flatipc::wait::WaitStrategy;
 use flatipc::OpenError;
@@ -96,4 +97,60 @@ fn a_diverged_writer_is_refused_at_attach_and_a_late_one_when_met() {
         assert_eq!(err, RecvError::VersionMismatch { position, id: 0x10, version: 2 });
     }
     assert_eq!(rx.try_recv().map(|f| f.id()).unwrap_err(), RecvError::Empty);
+}
+
+/// The next message of a typed broadcast reader and its writer's version.
+fn typed_next<T: flatipc::FlatMessage>(rx: &mut BroadcastReader<T>) -> Result<(T, u16), RecvError> {
+    rx.try_recv().map(|m| (*m, m.version()))
+}
+
+#[test]
+fn typed_readers_of_both_versions_read_writers_of_both_versions() {
+    let name = unique("typed-broadcast");
+    let _cleanup = Cleanup(name.clone());
+    let tx = BroadcastWriter::<v1::Quote>::create(&name, &ring()).unwrap();
+    let mut v2_tethered =
+        BroadcastReader::<v2::Quote>::open(&name, &reader(Policy::Tethered)).unwrap();
+    let mut v2_lossy = BroadcastReader::<v2::Quote>::open(&name, &reader(Policy::Lossy)).unwrap();
+    let mut v1_lossy = BroadcastReader::<v1::Quote>::open(&name, &reader(Policy::Lossy)).unwrap();
+    drop(tx);
+    // A lap of version 2 messages leaves non-zero bytes past version 1's size in every slot.
+    let mut tx2 = BroadcastWriter::<v2::Quote>::open(&name, WaitStrategy::Spin).unwrap();
+    for seq in 0..70 {
+        tx2.send(&v2_quote(seq)).unwrap();
+        assert_eq!(typed_next(&mut v2_tethered).unwrap(), (v2_quote(seq), 2));
+        assert_eq!(typed_next(&mut v2_lossy).unwrap(), (v2_quote(seq), 2));
+        assert_eq!(typed_next(&mut v1_lossy).unwrap(), (v1_quote(seq), 2));
+    }
+    drop(tx2);
+    let mut tx = BroadcastWriter::<v1::Quote>::open(&name, WaitStrategy::Spin).unwrap();
+    for seq in 70..140 {
+        tx.send(&v1_quote(seq)).unwrap();
+        let expected = (v1_to_v2(v1_quote(seq)), 1);
+        assert_eq!(typed_next(&mut v2_tethered).unwrap(), expected, "tethered, seq {seq}");
+        assert_eq!(typed_next(&mut v2_lossy).unwrap(), expected, "lossy, seq {seq}");
+        assert_eq!(typed_next(&mut v1_lossy).unwrap(), (v1_quote(seq), 1));
+    }
+}
+
+#[test]
+fn a_diverged_typed_writer_is_refused_at_attach_and_a_late_one_when_met() {
+    let name = unique("typed-diverged");
+    let _cleanup = Cleanup(name.clone());
+    let _rx =
+        BroadcastReader::<v2::Quote>::open_or_create(&name, &ring(), &reader(Policy::Tethered))
+            .unwrap();
+    let err = BroadcastWriter::<v2_diverged::Quote>::open(&name, WaitStrategy::Spin);
+    assert!(matches!(err, Err(OpenError::VersionMismatch { version: 2, .. })), "{err:?}");
+
+    let name = unique("typed-diverged-late");
+    let _cleanup = Cleanup(name.clone());
+    let tx = BroadcastWriter::<v1::Quote>::create(&name, &ring()).unwrap();
+    let mut rx = BroadcastReader::<v2::Quote>::open(&name, &reader(Policy::Lossy)).unwrap();
+    drop(tx);
+    let mut late = BroadcastWriter::<v2_diverged::Quote>::open(&name, WaitStrategy::Spin)
+        .expect("its version 1 agrees with the table's");
+    late.send(&v2_diverged::Quote { seq: 1, bid: 2, ask: 3, venue_ts: 4 }).unwrap();
+    let err = typed_next(&mut rx).unwrap_err();
+    assert_eq!(err, RecvError::VersionMismatch { position: 0, id: 0x10, version: 2 });
 }

@@ -253,19 +253,23 @@ unsafe impl Send for WriterEnd {}
 unsafe impl Sync for WriterEnd {}
 
 impl WriterEnd {
-    /// Attaches as the writer; `merge`: the writer's messages, whose steps it merges into the
-    /// message table (`docs/PROTOCOL.md` §2 "Steps": a broadcast stream writer of a newer
-    /// schema), or none (the typed broadcast ring carries one version).
+    /// Attaches as the writer. `upgrade` runs under the writer lock before anything is
+    /// published (`docs/PROTOCOL.md` §2 "Steps" and §3 "Writer epochs"): it merges a newer
+    /// writer's steps into the message table and, for the typed ring, returns the writer
+    /// epoch's `(version, size)`, recorded at the writer's first position.
     fn attach(
         segment: Arc<Segment>,
         wait: WaitStrategy,
-        merge: &[crate::MessageEntry],
+        upgrade: impl FnOnce(&Segment) -> Result<Option<(u16, u32)>, OpenError>,
     ) -> Result<Self, OpenError> {
         segment.lock_peer(WRITER)?;
-        if let Err(e) = segment.merge_steps(merge) {
-            segment.unlock_peer(WRITER);
-            return Err(e);
-        }
+        let epoch = match upgrade(&segment) {
+            Ok(epoch) => epoch,
+            Err(e) => {
+                segment.unlock_peer(WRITER);
+                return Err(e);
+            }
+        };
         let shared = Shared::new(segment);
         shared.announce(WRITER, wait);
         let write_pos = shared.write_pos().load(Ordering::Acquire);
@@ -273,6 +277,9 @@ impl WriterEnd {
             return Err(shared.corrupt_at_attach(Corrupt::Positions { read_pos: 0, write_pos }));
         }
         let core = WriterCore::attach(shared.write_pos(), shared.capacity);
+        if let Some((version, size)) = epoch {
+            crate::ring::epoch::record(&shared.segment, write_pos, version, size);
+        }
         // Bounds-checked here once: `seq` asserts the last slot's word is in range, so every
         // `seq0 + index` with `index < capacity` is (the words are contiguous).
         let _ = shared.seq(shared.capacity - 1);

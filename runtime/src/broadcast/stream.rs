@@ -126,7 +126,8 @@ pub struct BroadcastStreamWriter<S: MessageSet> {
 impl<S: MessageSet> BroadcastStreamWriter<S> {
     fn attach(segment: Arc<Segment>, wait: WaitStrategy) -> Result<Self, OpenError> {
         let staging = slot_buffer(segment.slot_size() as usize, "loan")?;
-        let end = WriterEnd::attach(segment, wait, &entries::<S>())?;
+        let end =
+            WriterEnd::attach(segment, wait, |s| s.merge_steps(&entries::<S>()).map(|()| None))?;
         Ok(Self { end, staging, _set: PhantomData })
     }
 

@@ -2,13 +2,16 @@
 
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{
-    load_atomically, store_atomically, BroadcastOptions, Found, ReaderEnd, ReaderOptions, WriterEnd,
+    load_atomically, store_atomically, BroadcastOptions, BroadcastShared, Found, ReaderEnd,
+    ReaderOptions, WriterEnd,
 };
 use crate::error::OpenError;
+use crate::ring::epoch::{self, Epochs};
 use crate::ring::{Mode, RecvError, SendError};
 use crate::segment::spec::entry_of;
 use crate::segment::{Expect, RingKind, Segment, SegmentSpec};
@@ -57,7 +60,8 @@ impl<T: FlatMessage> BroadcastWriter<T> {
         let staging = T::new_box_zeroed().map_err(|_| OpenError::InvalidSpec {
             reason: format!("cannot allocate the {}-byte loan buffer", size_of::<T>()),
         })?;
-        Ok(Self { end: WriterEnd::attach(segment, wait, &[])?, staging })
+        let upgrade = |s: &Segment| epoch::upgrade::<T>(s).map(|size| Some((T::VERSION, size)));
+        Ok(Self { end: WriterEnd::attach(segment, wait, upgrade)?, staging })
     }
 
     /// Creates the named segment `/dev/shm/flatipc.<name>` and attaches as its writer.
@@ -187,7 +191,7 @@ impl<T: FlatMessage> DerefMut for BroadcastLoan<'_, T> {
 }
 
 /// Copies a whole `T` out of a slot (lossy reads).
-fn copy_message(buffer: &mut [u8], slot: std::ptr::NonNull<u8>) {
+fn copy_message(buffer: &mut [u8], slot: NonNull<u8>) {
     load_atomically(buffer, slot);
 }
 
@@ -195,6 +199,8 @@ fn copy_message(buffer: &mut [u8], slot: std::ptr::NonNull<u8>) {
 #[derive(Debug)]
 pub struct BroadcastReader<T: FlatMessage> {
     end: ReaderEnd<T>,
+    /// The writer epochs, as this reader reads them (`docs/PROTOCOL.md` §3 and §5).
+    epochs: Epochs<T>,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -203,7 +209,23 @@ impl<T: FlatMessage> BroadcastReader<T> {
         let buffer = T::new_box_zeroed().map_err(|_| OpenError::InvalidSpec {
             reason: format!("cannot allocate the {}-byte copy buffer", size_of::<T>()),
         })?;
-        Ok(Self { end: ReaderEnd::attach(segment, options, buffer)?, _type: PhantomData })
+        if size_of::<T>() > segment.slot_size() as usize {
+            // Tethered readers read in place and lossy ones copy a whole `T` out of the slot.
+            return Err(OpenError::CannotUpgrade {
+                path: Segment::path(segment.name()),
+                message: T::NAME.to_owned(),
+                version: T::VERSION,
+                reason: format!(
+                    "its {} bytes do not fit this ring's {}-byte slots (it was created for an \
+                     older, smaller version); remove the segment while no peer is attached and \
+                     let the newer peer create it",
+                    size_of::<T>(),
+                    segment.slot_size()
+                ),
+            });
+        }
+        let epochs = Epochs::new(&segment)?;
+        Ok(Self { end: ReaderEnd::attach(segment, options, buffer)?, epochs, _type: PhantomData })
     }
 
     /// Opens the named segment and attaches a new reader.
@@ -241,20 +263,47 @@ impl<T: FlatMessage> BroadcastReader<T> {
         self.end.shared.segment.peer_alive(crate::ring::WRITER)
     }
 
-    /// Checks the message (its type's data rules) and wraps it.
+    /// Finds the message's writer epoch (zero-extending an older writer's message), checks its
+    /// type's data rules and wraps it; a message that fails is skipped and reported.
     fn found(&mut self, found: Found) -> Result<Message<'_, T>, RecvError> {
+        let position = self.end.last;
+        let skip = |end: &mut ReaderEnd<T>, error| {
+            if matches!(found, Found::InPlace { .. }) {
+                end.release();
+            }
+            Err(error)
+        };
+        // The message was published (seen by the Acquire load of its slot's sequence word or of
+        // `write_pos`), so its epoch is visible; positions after it may not be yet.
+        let widened = match self.epochs.at(&self.end.shared, position, position + 1) {
+            Ok(false) => None,
+            Ok(true) => {
+                let bytes = match found {
+                    Found::InPlace { index, .. } => self.end.shared.slot_bytes(index),
+                    Found::Copied { .. } => NonNull::from(&mut *self.end.buffer).cast::<u8>(),
+                };
+                // SAFETY: an in-place slot is published and this tethered reader's cursor keeps
+                // the writer off it until released; the copy buffer is the reader's own. Both
+                // hold at least the epoch's size (≤ slot_size ≤ size_of::<T>() for the copy,
+                // checked by `Epochs::at`, and the copy is `size_of::<T>()` bytes).
+                Some(unsafe { self.epochs.widen(bytes) })
+            }
+            Err(e) => return skip(&mut self.end, e),
+        };
         if T::NEEDS_VALIDATION {
-            let bytes = self.end.bytes(found, size_of::<T>());
-            let value = T::ref_from_bytes(bytes).expect("a slot or copy buffer holds an aligned T");
+            let value = match widened {
+                // SAFETY: the reader's own buffer, which nothing else writes while `self` is
+                // borrowed.
+                Some(ptr) => unsafe { ptr.as_ref() },
+                None => T::ref_from_bytes(self.end.bytes(found, size_of::<T>()))
+                    .expect("a slot or copy buffer holds an aligned T"),
+            };
             if let Err(error) = value.validate() {
-                let position = self.end.last;
-                if matches!(found, Found::InPlace { .. }) {
-                    self.end.release();
-                }
-                return Err(RecvError::Invalid { position, error });
+                return skip(&mut self.end, RecvError::Invalid { position, error });
             }
         }
-        Ok(Message { reader: &mut self.end, found })
+        let version = self.epochs.version();
+        Ok(Message { reader: &mut self.end, found, widened, version })
     }
 
     /// Receives the next message if one is ready: in place for a tethered reader, as a
@@ -296,12 +345,22 @@ impl<T: FlatMessage> BroadcastReader<T> {
 pub struct Message<'a, T: FlatMessage> {
     reader: &'a mut ReaderEnd<T>,
     found: Found,
+    /// The reader's zero-extended copy of an older writer's message, if it is one.
+    widened: Option<NonNull<T>>,
+    version: u16,
 }
 
 impl<T: FlatMessage> Message<'_, T> {
     /// The message's position in the ring (0 for the first message ever published).
     pub fn position(&self) -> u64 {
         self.reader.last
+    }
+
+    /// The schema version its writer was built from (its [`FlatMessage::VERSION`]). When it is
+    /// older than `T::VERSION`, the members added since read as zero and `T::has_<member>`
+    /// says which; when newer, this is the prefix `T` knows.
+    pub fn version(&self) -> u16 {
+        self.version
     }
 
     /// Messages this reader missed just before this one (lapped by the writer).
@@ -313,6 +372,11 @@ impl<T: FlatMessage> Message<'_, T> {
 impl<T: FlatMessage> Deref for Message<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
+        if let Some(widened) = self.widened {
+            // SAFETY: the reader's zero-extended copy (`Epochs::widen`), which the reader does
+            // not touch while this guard borrows it mutably.
+            return unsafe { widened.as_ref() };
+        }
         match self.found {
             Found::InPlace { index, .. } => {
                 let ptr = self.reader.shared.slot::<T>(index);

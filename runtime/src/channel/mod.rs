@@ -27,13 +27,12 @@ use std::time::{Duration, Instant};
 
 use crate::error::OpenError;
 use crate::ring::core::{ReaderCore, WriterCore};
+use crate::ring::epoch::{self, Epochs};
 use crate::ring::{Mode, Shared};
 use crate::segment::spec::entry_of;
 use crate::segment::{layout, Expect, RingKind, Segment, SegmentSpec};
 use crate::wait::{wait_for, WaitStrategy};
 use crate::FlatMessage;
-
-mod epoch;
 
 pub use crate::ring::{EpochProblem, RecvError, SendError};
 
@@ -83,31 +82,9 @@ pub struct Reader<T: FlatMessage> {
     core: ReaderCore,
     wait: WaitStrategy,
     empty_polls: u32,
-    /// The writer epoch of the positions below `epoch_end`, as this reader reads them.
-    epoch: Current,
-    /// Where a message of an older, smaller writer version is zero-extended (allocated when
-    /// the first one arrives).
-    widened: Option<Box<T>>,
-    /// The newest writer version whose layout this reader has checked against its own.
-    checked: u16,
+    /// The writer epochs, as this reader reads them (`docs/PROTOCOL.md` §3).
+    epochs: Epochs<T>,
     _type: PhantomData<fn() -> T>,
-}
-
-/// A reader's cached writer epoch: the positions from the current one up to `end` were written
-/// at `version`, `size` bytes each, and are read in place or (`widen`) zero-extended. `newest`:
-/// the epoch count when it was the newest epoch (while the count stays, it extends to every
-/// committed position).
-#[derive(Debug, Clone, Copy)]
-struct Current {
-    end: u64,
-    newest: Option<u64>,
-    version: u16,
-    widen: bool,
-    size: u32,
-}
-
-impl Current {
-    const NONE: Current = Current { end: 0, newest: None, version: 0, widen: false, size: 0 };
 }
 
 /// An in-process channel (heap-backed segment, same protocol): for threads of one process.
@@ -125,19 +102,13 @@ impl<T: FlatMessage> Writer<T> {
         segment.lock_peer(WRITER)?;
         // A newer writer merges its steps, and must fit the slots of a ring an older peer
         // created (`docs/PROTOCOL.md` §3 "Writer epochs").
-        let size = u32::try_from(size_of::<T>()).unwrap_or(u32::MAX);
-        let upgrade = segment.merge_steps(&[entry_of::<T>()]).and_then(|()| {
-            segment.fits(size).map_err(|reason| OpenError::CannotUpgrade {
-                path: Segment::path(segment.name()),
-                message: T::NAME.to_owned(),
-                version: T::VERSION,
-                reason,
-            })
-        });
-        if let Err(e) = upgrade {
-            segment.unlock_peer(WRITER);
-            return Err(e);
-        }
+        let size = match epoch::upgrade::<T>(&segment) {
+            Ok(size) => size,
+            Err(e) => {
+                segment.unlock_peer(WRITER);
+                return Err(e);
+            }
+        };
         let shared = Shared::new(segment);
         shared.announce(WRITER, wait);
         let core = WriterCore::attach(shared.positions(), shared.capacity, 1)
@@ -332,26 +303,8 @@ impl<T: FlatMessage> Reader<T> {
         shared.announce(READER, wait);
         let core = ReaderCore::attach(shared.positions(), shared.capacity, 1)
             .map_err(|c| shared.corrupt_at_attach(c))?;
-        let mine = entry_of::<T>();
-        let table = shared.segment.messages().into_iter().find(|m| m.id == mine.id);
-        let checked = table.map_or(1, |t| t.steps_for(&mine).last().map_or(1, |s| s.0));
-        // Only a type with older, smaller layouts can meet a message to zero-extend.
-        let widened = match T::STEPS.len() > 1 {
-            true => Some(T::new_box_zeroed().map_err(|_| OpenError::InvalidSpec {
-                reason: format!("cannot allocate {} bytes for `{}`", size_of::<T>(), T::NAME),
-            })?),
-            false => None,
-        };
-        Ok(Self {
-            shared,
-            core,
-            wait,
-            empty_polls: 0,
-            epoch: Current::NONE,
-            widened,
-            checked: checked.min(T::VERSION),
-            _type: PhantomData,
-        })
+        let epochs = Epochs::new(&shared.segment)?;
+        Ok(Self { shared, core, wait, empty_polls: 0, epochs, _type: PhantomData })
     }
 
     /// Creates the named segment and attaches as its reader (a writer may attach later).
@@ -435,7 +388,7 @@ impl<T: FlatMessage> Reader<T> {
                 return Err(RecvError::Invalid { position, error });
             }
         }
-        let version = self.epoch.version;
+        let version = self.epochs.version();
         Ok(Received { reader: self, slot, version })
     }
 
@@ -444,84 +397,16 @@ impl<T: FlatMessage> Reader<T> {
     /// epochs"). `Err` if its epoch cannot be used or its writer's schema diverged.
     #[inline]
     fn message_at(&mut self, position: u64, index: u64) -> Result<NonNull<T>, RecvError> {
-        // Positions only grow: past `end`, the epoch may have changed.
-        if position >= self.epoch.end {
-            // Positions below the `write_pos` the core loaded (before the load of `epochs`
-            // here) belong to epochs that load sees (PROTOCOL §3).
-            let committed = self.core.position() + self.core.pending();
-            // SYNC POINT E' (Acquire), paired with a writer's Release store of `epochs`.
-            let epochs = self.shared.epochs().load(std::sync::atomic::Ordering::Acquire);
-            if self.epoch.newest == Some(epochs) {
-                // No writer recorded an epoch since: the newest epoch goes on.
-                self.epoch.end = committed;
-            } else {
-                self.resolve_epoch(position, committed)?;
-            }
-        }
-        if !self.epoch.widen {
+        // Every position below the `write_pos` the core last loaded is committed.
+        let committed = self.core.position() + self.core.pending();
+        if !self.epochs.at(&self.shared, position, committed)? {
             // The epoch's size is at least `size_of::<T>()` and at most `slot_size`.
             return Ok(self.shared.slot::<T>(index));
         }
-        let size = self.epoch.size as usize;
-        let bytes = self.shared.slot_start(index);
-        // `resolve_epoch` only sets `widen` when the buffer exists.
-        let Some(widened) = self.widened.as_mut() else { unreachable!("widen without a buffer") };
-        let out = widened.as_mut_bytes();
         // SAFETY: the slot is committed and not yet released, so the writer does not write it
-        // while we copy; `bytes` points to `slot_size` readable bytes (`Shared::slot_start`) and
-        // `size ≤ slot_size` and `size < size_of::<T>()` (checked by `epoch::widens`), so both
-        // ranges are in bounds; they do not overlap (one is in the mapping, one on the heap).
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), out.as_mut_ptr(), size) };
-        out[size..].fill(0);
-        Ok(NonNull::from(&mut **widened))
-    }
-
-    /// Finds and checks the writer epoch of `position` (the slow path: once per writer epoch),
-    /// caching it up to the next epoch's start or, for the newest, up to `committed`.
-    #[cold]
-    fn resolve_epoch(&mut self, position: u64, committed: u64) -> Result<(), RecvError> {
-        let bad = |problem| RecvError::Epoch { position, problem };
-        let covering = epoch::covering(&self.shared.segment, position).map_err(bad)?;
-        let end = covering.next.unwrap_or(committed);
-        let size = u32::try_from(size_of::<T>()).unwrap_or(u32::MAX);
-        let found = covering.epoch.unwrap_or(epoch::Epoch { start: 0, version: T::VERSION, size });
-        let widen =
-            epoch::widens(&found, T::VERSION, size_of::<T>(), T::STEPS, self.shared.slot_size)
-                .map_err(bad)?;
-        if widen && self.widened.is_none() {
-            return Err(bad(EpochProblem::Size { version: found.version, size: found.size }));
-        }
-        if found.version > self.checked {
-            self.check_version(position, found.version)?;
-        }
-        self.epoch = Current {
-            end,
-            newest: covering.next.is_none().then_some(covering.count),
-            version: found.version,
-            widen,
-            size: found.size,
-        };
-        Ok(())
-    }
-
-    /// Re-runs the attach-time comparison of steps (`docs/EVOLUTION.md` §5) for a writer
-    /// version newer than any checked so far: that writer attached after this reader and merged
-    /// its steps into the message table before recording its epoch.
-    fn check_version(&mut self, position: u64, version: u16) -> Result<(), RecvError> {
-        let path = Segment::path(self.shared.segment.name());
-        let table = self.shared.segment.messages();
-        match crate::segment::check_message(&table, &entry_of::<T>(), &path, RingKind::TypedChannel)
-        {
-            Ok(()) => {
-                self.checked = version;
-                Ok(())
-            }
-            Err(_) => Err(RecvError::VersionMismatch {
-                position,
-                id: T::MESSAGE_ID.unwrap_or(0),
-                version,
-            }),
-        }
+        // while we copy; `slot::<u8>` points to the slot's `slot_size` bytes in bounds, and the
+        // epoch's size is at most `slot_size` (checked by `Epochs::at`).
+        Ok(unsafe { self.epochs.widen(self.shared.slot::<u8>(index)) })
     }
 
     fn release(&mut self, n: u64) {

@@ -5,6 +5,8 @@
 pub(crate) mod broadcast;
 pub(crate) mod core;
 #[cfg(not(loom))]
+pub(crate) mod epoch;
+#[cfg(not(loom))]
 mod error;
 
 #[cfg(not(loom))]

@@ -220,19 +220,6 @@ impl Shared {
         unsafe { self.data.add(offset) }.cast::<T>()
     }
 
-    /// Typed channel: the first byte of slot `index`, valid for reads of `slot_size` bytes.
-    #[inline]
-    pub(crate) fn slot_start(&self, index: u64) -> NonNull<u8> {
-        // As in `slot`, without the size of a type: `capacity * slot_size <= data_len`.
-        assert!(index < self.capacity);
-        let offset = usize::try_from(index).expect("index < capacity, which fits the mapping")
-            * self.slot_size;
-        assert!(offset + self.slot_size <= self.data_len);
-        // SAFETY: `offset` is within the data area (asserted above), so the pointer is in bounds
-        // of the same mapping as `data`, and non-null because the mapping is.
-        unsafe { self.data.add(offset) }
-    }
-
     /// Stream: the frame at ring byte `offset` (below `capacity`), checked to be in bounds.
     #[inline]
     pub(crate) fn frame_offset(&self, offset: u64) -> usize {

@@ -289,8 +289,7 @@ fn first_disagreement(a: &[(u16, u64)], b: &[(u16, u64)]) -> Option<u16> {
 
 /// Finds the entry with `want`'s id (required unless the ring of `kind` is framed: framed readers
 /// skip ids they do not know) and compares align and the steps both sides know
-/// (`docs/EVOLUTION.md` §5); when both are at the same version, or the ring is a typed broadcast
-/// ring (which has no writer epochs yet, so carries one version), also size and fingerprint.
+/// (`docs/EVOLUTION.md` §5); when both are at the same version, also size and fingerprint.
 pub(crate) fn check_message(
     messages: &[MessageEntry],
     want: &MessageEntry,
@@ -298,7 +297,6 @@ pub(crate) fn check_message(
     kind: RingKind,
 ) -> Result<(), OpenError> {
     let required = !kind.is_framed();
-    let one_version = kind == RingKind::Broadcast;
     let mismatch = |segment: String, what: String| OpenError::TypeMismatch {
         path: path.to_path_buf(),
         segment,
@@ -333,7 +331,7 @@ pub(crate) fn check_message(
             });
         }
         Some(_) => {}
-        None if one_version || their_version == my_version => {}
+        None if their_version == my_version => {}
         None => {
             return if have.align == want.align {
                 Ok(())
@@ -344,15 +342,7 @@ pub(crate) fn check_message(
     }
     let mut differences = Vec::new();
     if their_version != my_version {
-        differences.push(if one_version {
-            format!(
-                "version {their_version} vs {my_version}; a typed broadcast ring carries one \
-                 schema version (it has no writer epochs yet, docs/EVOLUTION.md §4): use a \
-                 broadcast stream to mix versions"
-            )
-        } else {
-            format!("version {their_version} vs {my_version}")
-        });
+        differences.push(format!("version {their_version} vs {my_version}"));
     }
     if have.size != want.size {
         differences.push(format!("size {} vs {}", have.size, want.size));
