@@ -226,7 +226,7 @@ fn decl_key(schema: &Schema, id: DeclId) -> Option<String> {
             let members: Vec<String> = s
                 .members
                 .iter()
-                .filter(|m| m.available.is_none_or(|a| a.removed.is_none()))
+                .filter(|m| !m.available.is_some_and(|a| a.removed.is_some()))
                 .map(|m| format!("{}@{}:{}", m.name, m.offset, layout_key(schema, &m.ty)))
                 .collect();
             format!("struct[{},{}]{{{}}}", s.size, s.align, members.join(";"))
