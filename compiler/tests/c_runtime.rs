@@ -75,6 +75,12 @@ size mismatch -110
 size mismatch from_frame 0
 null frame -11
 quotes unchanged 1
+widened dispatch 1
+widened from_frame 1
+newer dispatch 1
+quotes 3
+set_buffer 0
+set_buffer too small -11
 disconnected -4
 remove 0
 strerror invalid message: a string that is not UTF-8

@@ -15,20 +15,28 @@
  *     64 readers that come and go, each tethered (read in place; the writer waits for it and
  *     reclaims it if it dies) or lossy (validated copies; never slows the writer; counts what
  *     it missed) (PROTOCOL.md §5, §6);
- *   - wait strategies: spin, spin-then-yield, spin-then-park on a shared futex (PROTOCOL.md §3).
+ *   - wait strategies: spin, spin-then-yield, spin-then-park on a shared futex (PROTOCOL.md §3);
+ *   - schema evolution (docs/EVOLUTION.md §4-§5) on the framed stream and the typed channel:
+ *     peers built from different versions of a schema share a ring. Message tables record each
+ *     message's version steps, attach compares the steps both sides know, a newer writer merges
+ *     its own; a reader reads a newer writer's message in place (its prefix) and zero-extends an
+ *     older, smaller one into a buffer it is given (flatipc_*_reader_set_buffer). Broadcast
+ *     writers record their versions; broadcast readers do not read other versions yet.
  * Not provided: in-process (heap) rings, and message validation beyond the ring's own bounds
  * (apply the generated `lib_Type_validate` before trusting a message's fields).
  *
  * Guarantees:
  *   - Nothing aborts and nothing trusts the segment: every value read from shared memory that
- *     sizes or indexes memory (geometry, positions, frame sizes) is checked before use, and a
- *     violation is an error code (FLATIPC_E_BAD_HEADER, FLATIPC_E_CORRUPT, ...), never an
- *     out-of-bounds access. The geometry is validated once at attach and cached in the handle,
- *     so a peer that scribbles over the header later cannot change it.
+ *     sizes or indexes memory (geometry, positions, frame sizes, writer epochs, version steps)
+ *     is checked before use, and a violation is an error code (FLATIPC_E_BAD_HEADER,
+ *     FLATIPC_E_CORRUPT, ...), never an out-of-bounds access. The geometry is validated once
+ *     at attach and cached in the handle, so a peer that scribbles over the header later
+ *     cannot change it.
  *   - The hot path (loan, commit, send, recv, release) makes no system call unless the peer
  *     has flagged itself parked; liveness checks are rate-limited as in the Rust runtime.
- *   - No allocation: every handle is a caller-owned struct; broadcast writers lend, and lossy
- *     broadcast readers copy into, memory the caller provides.
+ *   - No allocation: every handle is a caller-owned struct; broadcast writers lend, lossy
+ *     broadcast readers copy into, and readers zero-extend older messages into, memory the
+ *     caller provides.
  *
  * Atomics. Every shared header and control word is accessed with the GCC/Clang `__atomic_*`
  * builtins, in C and in C++ alike: C11 `<stdatomic.h>` cannot be used on plain memory from
@@ -88,11 +96,13 @@
  *   strerror, name_valid, segment_remove, wait_default, wait_make, options_default;
  *   channel_writer_{create,open,open_or_create,close,loan,loan_dirty,loan_timeout,commit,
  *                   try_send,send,position};
- *   channel_reader_{create,open,open_or_create,close,try_recv,recv,release,writer_alive,position};
+ *   channel_reader_{create,open,open_or_create,close,try_recv,recv,release,writer_alive,position,
+ *                   set_buffer,version,size};
  *   stream_writer_{create,open,open_or_create,close,loan,loan_dirty,loan_timeout,commit,
  *                  try_send,send,position};
- *   stream_reader_{create,open,open_or_create,close,try_recv,recv,release,writer_alive,position};
- *   frame_get; the macros FLATIPC_MESSAGE(T) and FLATIPC_MESSAGE_NO_ID(T);
+ *   stream_reader_{create,open,open_or_create,close,try_recv,recv,release,writer_alive,position,
+ *                  set_buffer};
+ *   frame_get; the macros FLATIPC_MESSAGE(T), FLATIPC_MESSAGE_NO_ID(T) and FLATIPC_ALIGNAS(n);
  *   broadcast_options_default, broadcast_reader_options_default;
  *   broadcast_writer_{create,open,open_or_create,close,try_send,send,loan,commit,position};
  *   broadcast_reader_{open,open_or_create,close,try_recv,recv,release,missed,writer_alive};
@@ -188,7 +198,9 @@ enum flatipc_err {
     FLATIPC_E_CORRUPT = -5,
     /** A stream frame header holds an impossible size; the reader stays at that frame.
      *  Broadcast rings: a frame size beyond its slot, or a sequence word below its position's;
-     *  that message is skipped (detail.field: "size" or "seq"). */
+     *  that message is skipped (detail.field: "size" or "seq"). Typed channel: the writer
+     *  epoch of the message records an impossible version or size (detail.field "epoch
+     *  version" or "epoch size"); that message is skipped. */
     FLATIPC_E_CORRUPT_FRAME = -6,
     /** The message is larger than the largest frame the stream's capacity allows. */
     FLATIPC_E_TOO_LARGE = -7,
@@ -227,7 +239,28 @@ enum flatipc_err {
     FLATIPC_E_READERS_FULL = -23,
     /** Broadcast stream: the message does not fit in the ring's slots (16 + size > slot_size);
      *  the ring was created for a library with smaller messages. */
-    FLATIPC_E_SLOT_TOO_SMALL = -24
+    FLATIPC_E_SLOT_TOO_SMALL = -24,
+    /** Schema evolution (docs/EVOLUTION.md §5): the segment's layout of a message and ours
+     *  disagree at a schema version both know (the schemas diverged). At attach, or at receive
+     *  when a writer of a newer version attached later (the message is then released, skipped).
+     *  detail.field "message steps", detail.found the first version at which they disagree,
+     *  detail.expected the message id, detail.pid_or_position the message's position (receive). */
+    FLATIPC_E_VERSION_MISMATCH = -25,
+    /** A writer of a newer schema version cannot take over this ring: its message would need a
+     *  5th version step, or does not fit a frame (stream) or a slot (typed channel; the ring was
+     *  created for an older, smaller version). detail.field "steps", "message size" or
+     *  "slot_size"; detail.found what it needs, detail.expected what the ring allows. */
+    FLATIPC_E_CANNOT_UPGRADE = -26,
+    /** A message written by an older version of its schema is smaller than the reader's type and
+     *  must be zero-extended into a buffer, and none is set: set one with
+     *  flatipc_stream_reader_set_buffer / flatipc_channel_reader_set_buffer and call again (the
+     *  reader stays at the message). detail.found the writer's size, detail.expected ours. */
+    FLATIPC_E_NEEDS_BUFFER = -27,
+    /** Typed channel: the writer epoch of the message (PROTOCOL.md §3 "Writer epochs") is no
+     *  longer recorded (more than 4 writers attached since it was written), so its version and
+     *  size are unknown; the message was released (skipped). detail.pid_or_position: its
+     *  position. */
+    FLATIPC_E_EPOCH_LOST = -28
 };
 
 /** A description of a result code (a static string; never NULL). */
@@ -258,6 +291,10 @@ static inline const char *flatipc_strerror(int code) {
     case FLATIPC_E_IO: return "a system call failed (see detail.sys_errno)";
     case FLATIPC_E_READERS_FULL: return "every reader entry of the broadcast ring is held by a live reader: wait for one to leave, or recreate the ring with more max_readers";
     case FLATIPC_E_SLOT_TOO_SMALL: return "the message does not fit in this broadcast stream's slots: the ring was created for smaller messages; recreate it from this library";
+    case FLATIPC_E_VERSION_MISMATCH: return "the peer's schema diverged from ours at a version both know (a message's layout differs there): build both peers from compatible releases of the schema (check with flatipc-gen compat)";
+    case FLATIPC_E_CANNOT_UPGRADE: return "this newer writer cannot take over the ring: its message needs a 5th version step or does not fit the ring's frames or slots; remove the segment while no peer is attached and let the newer peer create it";
+    case FLATIPC_E_NEEDS_BUFFER: return "a message of an older schema version must be zero-extended into a buffer: set one with flatipc_stream_reader_set_buffer or flatipc_channel_reader_set_buffer and receive again";
+    case FLATIPC_E_EPOCH_LOST: return "the message was skipped: its writer's epoch is no longer recorded (more than 4 writers attached since it was written); keep readers within 4 writer restarts of the writer";
     default: return "unknown flatipc error code";
     }
 }
@@ -272,8 +309,9 @@ typedef struct flatipc_detail {
      *  FLATIPC_E_CORRUPT: found = write_pos, expected = read_pos. */
     uint64_t found;
     uint64_t expected;
-    /** FLATIPC_E_PEER_BUSY: the pid in the busy peer's entry. FLATIPC_E_CORRUPT_FRAME: the
-     *  frame's position (broadcast rings: the message's position). */
+    /** FLATIPC_E_PEER_BUSY: the pid in the busy peer's entry. FLATIPC_E_CORRUPT_FRAME,
+     *  FLATIPC_E_EPOCH_LOST, FLATIPC_E_NEEDS_BUFFER and FLATIPC_E_VERSION_MISMATCH at receive:
+     *  the frame's position (broadcast rings and typed channels: the message's position). */
     uint64_t pid_or_position;
 } flatipc_detail;
 
@@ -295,6 +333,10 @@ typedef struct flatipc_detail {
 #define FLATIPC_FRAME_HEADER 16u
 #define FLATIPC_DATA_OFFSET 4096u
 #define FLATIPC_MAX_NAME 100u
+/** Layout changes (version steps) a message may record in a segment (docs/EVOLUTION.md §1). */
+#define FLATIPC_MAX_STEPS 4u
+/** Schema versions are 1..=255. */
+#define FLATIPC_MAX_SCHEMA_VERSION 255u
 
 /* Header offsets. */
 #define FLATIPC_I_OFF_MAGIC 0u
@@ -318,8 +360,19 @@ typedef struct flatipc_detail {
 #define FLATIPC_I_MSG_ID 8u
 #define FLATIPC_I_MSG_SIZE 12u
 #define FLATIPC_I_MSG_ALIGN 16u
+#define FLATIPC_I_MSG_VERSIONS 20u
 #define FLATIPC_I_MSG_NAME 24u
 #define FLATIPC_I_MSG_NAME_LEN 40u
+/* The version table: entry i (for message table entry i) is u64 fingerprints[4]. */
+#define FLATIPC_I_OFF_VERSION_TABLE 3072u
+#define FLATIPC_I_VERSION_ENTRY 32u
+/* Typed channel writer epochs (PROTOCOL.md §3): 4 x { u64 start; u64 meta }, then u64 epochs. */
+#define FLATIPC_I_OFF_EPOCH_TABLE 2432u
+#define FLATIPC_I_EPOCH_ENTRY 16u
+#define FLATIPC_I_EPOCH_ENTRIES 4u
+#define FLATIPC_I_OFF_EPOCHS 2496u
+/* `start` of an epoch entry that is being rewritten (the seqlock's odd state). */
+#define FLATIPC_I_EPOCH_REWRITING UINT64_MAX
 #define FLATIPC_I_OFF_PEERS 2176u
 #define FLATIPC_I_PEER_ENTRY 64u
 #define FLATIPC_I_MAX_PEERS 4u
@@ -343,22 +396,58 @@ typedef struct flatipc_detail {
 /* ------------------------------------------------------------------------------------------ */
 /* Message types                                                                              */
 
-/** The identity of one message type, as a segment's message table records it. */
+/** An alignment specifier for a member or variable, in C11 and C++17 (`FLATIPC_ALIGNAS(16)
+ *  unsigned char buffer[256];`). */
+#ifdef __cplusplus
+#define FLATIPC_ALIGNAS(n) alignas(n)
+#else
+#define FLATIPC_ALIGNAS(n) _Alignas(n)
+#endif
+
+/* The step type of the generated headers (lib_Type_STEPS), defined by whichever of flatipc.h
+ * and a generated header comes first: both guard it with this macro. */
+#ifndef FLATIPC_GEN_VERSION_STEP_DEFINED
+#define FLATIPC_GEN_VERSION_STEP_DEFINED
+/** The layout of a message at one version of its schema (lib_Type_STEPS): the version at which
+ *  it changed, its size in bytes and its layout fingerprint then (docs/EVOLUTION.md). */
+typedef struct flatipc_gen_version_step {
+    uint16_t version;
+    uint32_t size;
+    uint64_t fingerprint;
+} flatipc_gen_version_step;
+#endif
+
+/** The identity of one message type, as a segment's message table records it.
+ *
+ *  Schema evolution (docs/EVOLUTION.md): `version` is the schema version a writer of this type
+ *  writes and the newest a reader of it understands; `steps` (`step_count` entries, oldest
+ *  first, at most 4, versions ascending in 1..=255, the last one `(size, fingerprint)`) are the
+ *  versions at which its layout changed. NULL steps (or 0 steps) mean one step
+ *  `(1, size, fingerprint)` and are recorded in the segment as "no steps" (all-zero
+ *  `versions`), which peers match by fingerprint; version 0 means the newest step's version.
+ *  `name` and `steps` must stay valid while a handle made from the message is attached (the
+ *  generated ones are static). Fill it with FLATIPC_MESSAGE(T), or zero-initialise it before
+ *  setting fields by hand. */
 typedef struct flatipc_message {
     uint64_t fingerprint; /**< `lib_Type_FINGERPRINT` */
     uint32_t id;          /**< `lib_Type_MESSAGE_ID` (0 in a typed channel: "no message id") */
     uint32_t size;        /**< sizeof the type */
     uint32_t align;       /**< alignof the type: a power of two (<= 64; streams <= 16) */
     const char *name;     /**< for error messages only; stored truncated to 39 bytes */
+    uint16_t version;     /**< `lib_Type_VERSION` (0: the newest step's version) */
+    const flatipc_gen_version_step *steps; /**< `lib_Type_STEPS`, or NULL */
+    uint32_t step_count;  /**< `lib_Type_STEP_COUNT` (0 when `steps` is NULL) */
 } flatipc_message;
 
-/** The table entry of a message type `T` generated by flatipc-gen (it needs `T_FINGERPRINT`
- *  and `T_MESSAGE_ID`), as an initializer: `flatipc_message m = FLATIPC_MESSAGE(lib_Quote);`. */
-#define FLATIPC_MESSAGE(T) \
-    { T##_FINGERPRINT, T##_MESSAGE_ID, (uint32_t)sizeof(T), (uint32_t)FLATIPC_I_ALIGNOF(T), #T }
-/** The same for a struct without a message id (typed channels only; id 0). */
+/** The table entry of a message type `T` generated by flatipc-gen (it needs `T_FINGERPRINT`,
+ *  `T_MESSAGE_ID`, `T_VERSION`, `T_STEPS` and `T_STEP_COUNT`), as an initializer:
+ *  `flatipc_message m = FLATIPC_MESSAGE(lib_Quote);`. */
+#define FLATIPC_MESSAGE(T)                                                                     \
+    { T##_FINGERPRINT, T##_MESSAGE_ID, (uint32_t)sizeof(T), (uint32_t)FLATIPC_I_ALIGNOF(T), #T, \
+      T##_VERSION, T##_STEPS, T##_STEP_COUNT }
+/** The same for a struct without a message id (typed channels only; id 0): one version step. */
 #define FLATIPC_MESSAGE_NO_ID(T) \
-    { T##_FINGERPRINT, 0u, (uint32_t)sizeof(T), (uint32_t)FLATIPC_I_ALIGNOF(T), #T }
+    { T##_FINGERPRINT, 0u, (uint32_t)sizeof(T), (uint32_t)FLATIPC_I_ALIGNOF(T), #T, 0u, NULL, 0u }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Wait strategies and options                                                                */
@@ -709,6 +798,367 @@ static inline uint64_t flatipc_i_data_size(uint32_t kind, uint64_t capacity, uin
     return capacity * slot_size;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Version steps (docs/EVOLUTION.md §2-§5, PROTOCOL.md §2 "Steps")                            */
+
+/** A message's steps: `count` (1..=4) versions, ascending, with the layout fingerprint and
+ *  size at each (sizes are known for this end's own types only; 0 in a segment's entries). */
+typedef struct flatipc_i_steps {
+    uint32_t count;
+    uint16_t version[FLATIPC_MAX_STEPS];
+    uint32_t size[FLATIPC_MAX_STEPS];
+    uint64_t fingerprint[FLATIPC_MAX_STEPS];
+} flatipc_i_steps;
+
+/** The steps of `m` into `*out`: its `steps`, or one step (1, size, fingerprint) when it has
+ *  none. 0 if they break the rules of flatipc_message (more than 4, versions not ascending in
+ *  1..=255, the last not (size, fingerprint), `version` below the last or above 255). */
+static inline int flatipc_i_message_steps(const flatipc_message *m, flatipc_i_steps *out) {
+    memset(out, 0, sizeof *out);
+    if (m->steps == NULL || m->step_count == 0) {
+        out->count = 1;
+        out->version[0] = 1;
+        out->size[0] = m->size;
+        out->fingerprint[0] = m->fingerprint;
+    } else {
+        if (m->step_count > FLATIPC_MAX_STEPS) {
+            return 0;
+        }
+        for (uint32_t i = 0; i < m->step_count; i++) {
+            uint16_t v = m->steps[i].version;
+            if (v == 0 || v > FLATIPC_MAX_SCHEMA_VERSION || (i > 0 && v <= out->version[i - 1])) {
+                return 0;
+            }
+            out->version[i] = v;
+            out->size[i] = m->steps[i].size;
+            out->fingerprint[i] = m->steps[i].fingerprint;
+        }
+        out->count = m->step_count;
+        if (out->size[out->count - 1] != m->size ||
+            out->fingerprint[out->count - 1] != m->fingerprint) {
+            return 0;
+        }
+    }
+    return m->version <= FLATIPC_MAX_SCHEMA_VERSION &&
+           (m->version == 0 || m->version >= out->version[out->count - 1]);
+}
+
+/** The newest version of a history (1 for an empty one). */
+static inline uint16_t flatipc_i_newest(const flatipc_i_steps *s) {
+    return s->count == 0 ? 1 : s->version[s->count - 1];
+}
+
+/** The schema version a writer of `m` writes and a reader of `m` understands: `version`, or the
+ *  newest step's when it is 0 (1 for a message without steps). `m` passed
+ *  flatipc_i_message_steps. */
+static inline uint16_t flatipc_i_message_version(const flatipc_message *m) {
+    if (m->version != 0) {
+        return m->version;
+    }
+    return m->steps == NULL || m->step_count == 0 ? 1 : m->steps[m->step_count - 1].version;
+}
+
+/** The size of `m`'s layout at `version` (0 read as 1): that of its newest step at or before
+ *  it (docs/EVOLUTION.md §4), or 0 if there is none. `m` passed flatipc_i_message_steps. */
+static inline uint32_t flatipc_i_size_at(const flatipc_message *m, uint16_t version) {
+    uint16_t v = version == 0 ? 1 : version;
+    if (m->steps == NULL || m->step_count == 0) {
+        return m->size;
+    }
+    uint32_t size = 0;
+    for (uint32_t i = 0; i < m->step_count && m->steps[i].version <= v; i++) {
+        size = m->steps[i].size;
+    }
+    return size;
+}
+
+/** Whether a message of `size` bytes written at `version` is an older, smaller version of `m`
+ *  that a reader of `m` zero-extends (docs/EVOLUTION.md §4): smaller than `m`, an older
+ *  version, and at least as large as `m`'s layout at that version. */
+static inline int flatipc_i_is_older(const flatipc_message *m, uint16_t version, uint32_t size) {
+    uint16_t v = version == 0 ? 1 : version;
+    uint32_t at = flatipc_i_size_at(m, v);
+    return size < m->size && v < flatipc_i_message_version(m) && at != 0 && size >= at;
+}
+
+static inline size_t flatipc_i_message_entry(uint32_t index) {
+    return FLATIPC_I_OFF_MESSAGES + FLATIPC_I_MSG_ENTRY * (size_t)index;
+}
+
+static inline size_t flatipc_i_version_entry(uint32_t index) {
+    return FLATIPC_I_OFF_VERSION_TABLE + FLATIPC_I_VERSION_ENTRY * (size_t)index;
+}
+
+/** Writes message table entry `index`'s `versions` and its version table entry from `s` (all
+ *  zero when `s` is NULL: "records no steps"). `index` < 32. */
+static inline void flatipc_i_write_steps(uint8_t *b, uint32_t index, const flatipc_i_steps *s) {
+    size_t e = flatipc_i_message_entry(index);
+    size_t t = flatipc_i_version_entry(index);
+    for (uint32_t i = 0; i < FLATIPC_MAX_STEPS; i++) {
+        int used = s != NULL && i < s->count;
+        flatipc_i_st8(b, e + FLATIPC_I_MSG_VERSIONS + i, used ? (uint8_t)s->version[i] : 0);
+        flatipc_i_st64(b, t + 8u * i, used ? s->fingerprint[i] : 0, __ATOMIC_RELAXED);
+    }
+}
+
+/** The steps of message table entry `index` (< 32) as a peer whose own history is `mine` reads
+ *  them (the Rust `MessageEntry::steps_for`): its `versions` up to the first 0, with the version
+ *  table's fingerprints; an entry whose `versions` are all zero (a writer that records no
+ *  steps) is `mine` up to the step whose fingerprint is the entry's, or else one step
+ *  (1, fingerprint). Values from shared memory only fill fixed arrays here. */
+static inline void flatipc_i_entry_steps(const uint8_t *b, uint32_t index,
+                                         const flatipc_i_steps *mine, flatipc_i_steps *out) {
+    size_t e = flatipc_i_message_entry(index);
+    size_t t = flatipc_i_version_entry(index);
+    memset(out, 0, sizeof *out);
+    for (uint32_t i = 0; i < FLATIPC_MAX_STEPS; i++) {
+        uint8_t v = flatipc_i_ld8(b, e + FLATIPC_I_MSG_VERSIONS + i);
+        if (v == 0) {
+            break;
+        }
+        out->version[i] = v;
+        out->fingerprint[i] = flatipc_i_ld64(b, t + 8u * i, __ATOMIC_RELAXED);
+        out->count = i + 1;
+    }
+    if (out->count > 0) {
+        return;
+    }
+    uint64_t fp = flatipc_i_ld64(b, e + FLATIPC_I_MSG_FINGERPRINT, __ATOMIC_RELAXED);
+    for (uint32_t k = 0; k < mine->count; k++) {
+        if (mine->fingerprint[k] == fp) {
+            *out = *mine;
+            out->count = k + 1;
+            return;
+        }
+    }
+    out->count = 1;
+    out->version[0] = 1;
+    out->fingerprint[0] = fp;
+}
+
+/** The first version at which histories `a` and `b` disagree among the versions both know (up
+ *  to the smaller newest version): one records a layout change there and the other does not,
+ *  or both do with different fingerprints. 0 if they agree. */
+static inline uint32_t flatipc_i_first_disagreement(const flatipc_i_steps *a,
+                                                    const flatipc_i_steps *b) {
+    uint32_t na = flatipc_i_newest(a), nb = flatipc_i_newest(b);
+    uint32_t common = na < nb ? na : nb;
+    for (uint32_t v = 1; v <= common; v++) {
+        int in_a = 0, in_b = 0;
+        uint64_t fa = 0, fb = 0;
+        for (uint32_t i = 0; i < a->count && !in_a; i++) {
+            in_a = a->version[i] == v;
+            fa = a->fingerprint[i];
+        }
+        for (uint32_t i = 0; i < b->count && !in_b; i++) {
+            in_b = b->version[i] == v;
+            fb = b->fingerprint[i];
+        }
+        if (in_a != in_b || (in_a && fa != fb)) {
+            return v;
+        }
+    }
+    return 0;
+}
+
+/** The message table entry with `id` among the first `count` (clamped to 32), or -1. */
+static inline int flatipc_i_find_entry(const uint8_t *b, uint32_t count, uint32_t id) {
+    uint32_t n = count < FLATIPC_MAX_MESSAGES ? count : FLATIPC_MAX_MESSAGES;
+    for (uint32_t i = 0; i < n; i++) {
+        if (flatipc_i_ld32(b, flatipc_i_message_entry(i) + FLATIPC_I_MSG_ID, __ATOMIC_RELAXED) ==
+            id) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/** Compares the opener's message `want` (with history `mine`) with the segment's entries (the
+ *  first `count`), as the Rust `check_message` does (docs/EVOLUTION.md §5): the entry with its
+ *  id (required unless the ring of `kind` is framed: framed readers skip ids they do not know),
+ *  the same alignment, the steps both know (FLATIPC_E_VERSION_MISMATCH where they disagree
+ *  above version 1, FLATIPC_E_TYPE_MISMATCH at version 1) and, when both are at the same
+ *  newest version or the ring is a typed broadcast ring (no writer epochs: one version), the
+ *  same size and fingerprint. */
+static inline int flatipc_i_check_message(flatipc_segment *s, uint32_t kind, uint32_t count,
+                                          const flatipc_message *want,
+                                          const flatipc_i_steps *mine) {
+    const uint8_t *b = s->base;
+    int index = flatipc_i_find_entry(b, count, want->id);
+    if (index < 0) {
+        if (flatipc_i_is_framed(kind)) {
+            return FLATIPC_OK;
+        }
+        flatipc_i_detail(s, "message id",
+                         flatipc_i_ld32(b, flatipc_i_message_entry(0) + FLATIPC_I_MSG_ID,
+                                        __ATOMIC_RELAXED),
+                         want->id);
+        return FLATIPC_E_TYPE_MISMATCH;
+    }
+    size_t e = flatipc_i_message_entry((uint32_t)index);
+    flatipc_i_steps theirs;
+    flatipc_i_entry_steps(b, (uint32_t)index, mine, &theirs);
+    uint32_t disagree = flatipc_i_first_disagreement(&theirs, mine);
+    uint16_t their_version = flatipc_i_newest(&theirs), my_version = flatipc_i_newest(mine);
+    uint32_t size = flatipc_i_ld32(b, e + FLATIPC_I_MSG_SIZE, __ATOMIC_RELAXED);
+    uint32_t align = flatipc_i_ld32(b, e + FLATIPC_I_MSG_ALIGN, __ATOMIC_RELAXED);
+    uint64_t fp = flatipc_i_ld64(b, e + FLATIPC_I_MSG_FINGERPRINT, __ATOMIC_RELAXED);
+    if (disagree > 1) {
+        flatipc_i_detail(s, "message steps", disagree, want->id);
+        return FLATIPC_E_VERSION_MISMATCH;
+    }
+    int one_version = kind == FLATIPC_KIND_BROADCAST;
+    if (disagree == 0 && !one_version && their_version != my_version) {
+        if (align != want->align) {
+            flatipc_i_detail(s, "message align", align, want->align);
+            return FLATIPC_E_TYPE_MISMATCH;
+        }
+        return FLATIPC_OK;
+    }
+    if (size != want->size) {
+        flatipc_i_detail(s, "message size", size, want->size);
+        return FLATIPC_E_TYPE_MISMATCH;
+    }
+    if (align != want->align) {
+        flatipc_i_detail(s, "message align", align, want->align);
+        return FLATIPC_E_TYPE_MISMATCH;
+    }
+    if (fp != want->fingerprint) {
+        flatipc_i_detail(s, "message fingerprint", fp, want->fingerprint);
+        return FLATIPC_E_TYPE_MISMATCH;
+    }
+    if (their_version != my_version) {
+        /* A typed broadcast ring carries one version: use a broadcast stream to mix them. */
+        flatipc_i_detail(s, "message version", their_version, my_version);
+        return FLATIPC_E_TYPE_MISMATCH;
+    }
+    return FLATIPC_OK;
+}
+
+/** The newest version of message `m` (history `mine`) whose layout was compared with the
+ *  segment's at attach: the smaller of the entry's newest version and ours, or 0 when the
+ *  segment has no entry with m's id (a framed ring). A reader re-checks on meeting a newer
+ *  writer version. */
+static inline uint16_t flatipc_i_checked_version(const flatipc_segment *s, uint32_t count,
+                                                 const flatipc_message *m,
+                                                 const flatipc_i_steps *mine) {
+    int index = flatipc_i_find_entry(s->base, count, m->id);
+    if (index < 0) {
+        return 0;
+    }
+    flatipc_i_steps theirs;
+    flatipc_i_entry_steps(s->base, (uint32_t)index, mine, &theirs);
+    uint16_t t = flatipc_i_newest(&theirs), n = flatipc_i_newest(mine);
+    return t < n ? t : n;
+}
+
+/** Whether a message of `size` bytes fits the ring of segment `s`: a frame of a framed stream
+ *  (at most half the capacity), else a slot. Sets the detail when it does not. */
+static inline int flatipc_i_fits(flatipc_segment *s, uint32_t size) {
+    if (s->kind == FLATIPC_KIND_STREAM) {
+        if (flatipc_i_frame_len(size) > s->capacity / 2) {
+            flatipc_i_detail(s, "message size", size, s->capacity / 2 - FLATIPC_FRAME_HEADER);
+            return 0;
+        }
+        return 1;
+    }
+    uint64_t need = flatipc_i_slot_for(s->kind, size);
+    if (need > s->slot_size) {
+        flatipc_i_detail(s, "slot_size", need, s->slot_size);
+        return 0;
+    }
+    return 1;
+}
+
+/** A writer's merge of its newer steps into the message table (PROTOCOL.md §2 "Steps", the
+ *  Rust `merge_steps`): for each entry whose id is one of `mine` (`count` messages that passed
+ *  flatipc_i_message_steps) and whose newest version is older than that message's newest step,
+ *  appends the versions the entry lacks with their fingerprints, then stores the message's size
+ *  and fingerprint (Relaxed: a reader ignores them once attached and reads each frame's or
+ *  epoch's own version and size). Call it holding the writer lock, before publishing anything.
+ *  First compares the steps with the table again (FLATIPC_E_VERSION_MISMATCH or
+ *  FLATIPC_E_TYPE_MISMATCH, nothing written); FLATIPC_E_CANNOT_UPGRADE (nothing of that entry
+ *  written) if an entry would need more than 4 steps or the message does not fit the ring. */
+static inline int flatipc_i_merge_steps(flatipc_segment *s, const flatipc_message *mine,
+                                        uint32_t count) {
+    uint8_t *b = s->base;
+    uint32_t entries = flatipc_i_ld32(b, FLATIPC_I_OFF_MESSAGE_COUNT, __ATOMIC_RELAXED);
+    entries = entries < FLATIPC_MAX_MESSAGES ? entries : FLATIPC_MAX_MESSAGES;
+    /* The open compared the table before this writer took the lock; a writer that held it in
+     * between may have merged steps since: compare again, under the lock. */
+    for (uint32_t k = 0; k < count; k++) {
+        flatipc_i_steps ms;
+        if (!flatipc_i_message_steps(&mine[k], &ms)) {
+            return FLATIPC_E_INVALID_ARGUMENT;
+        }
+        int rc = flatipc_i_check_message(s, s->kind, entries, &mine[k], &ms);
+        if (rc != FLATIPC_OK) {
+            return rc;
+        }
+    }
+    for (uint32_t index = 0; index < entries; index++) {
+        size_t e = flatipc_i_message_entry(index);
+        uint32_t id = flatipc_i_ld32(b, e + FLATIPC_I_MSG_ID, __ATOMIC_RELAXED);
+        const flatipc_message *m = NULL;
+        for (uint32_t k = 0; k < count && m == NULL; k++) {
+            m = mine[k].id == id ? &mine[k] : NULL;
+        }
+        flatipc_i_steps ms, theirs, merged;
+        if (m == NULL || !flatipc_i_message_steps(m, &ms)) {
+            continue;
+        }
+        flatipc_i_entry_steps(b, index, &ms, &theirs);
+        uint16_t newest = flatipc_i_newest(&theirs);
+        if (flatipc_i_newest(&ms) <= newest) {
+            continue;
+        }
+        merged = theirs;
+        for (uint32_t i = 0; i < ms.count; i++) {
+            if (ms.version[i] <= newest) {
+                continue;
+            }
+            if (merged.count == FLATIPC_MAX_STEPS) {
+                flatipc_i_detail(s, "steps", (uint64_t)merged.count + ms.count - i,
+                                 FLATIPC_MAX_STEPS);
+                return FLATIPC_E_CANNOT_UPGRADE;
+            }
+            merged.version[merged.count] = ms.version[i];
+            merged.fingerprint[merged.count] = ms.fingerprint[i];
+            merged.count++;
+        }
+        if (!flatipc_i_fits(s, m->size)) {
+            return FLATIPC_E_CANNOT_UPGRADE;
+        }
+        flatipc_i_write_steps(b, index, &merged);
+        flatipc_i_st32(b, e + FLATIPC_I_MSG_SIZE, m->size, __ATOMIC_RELAXED);
+        flatipc_i_st64(b, e + FLATIPC_I_MSG_FINGERPRINT, m->fingerprint, __ATOMIC_RELAXED);
+    }
+    return FLATIPC_OK;
+}
+
+/** A reader's re-check of message `m` when it meets writer `version`, newer than any it has
+ *  compared (docs/EVOLUTION.md §5): the writer attached after the reader and merged its steps
+ *  into the message table before publishing (ordered by SYNC POINT A, or E' for a typed
+ *  channel's epoch). Runs the attach comparison again; on success records `version` in
+ *  `*checked`, else FLATIPC_E_VERSION_MISMATCH (detail: "message steps", the first version at
+ *  which the layouts disagree, the message id). */
+static inline int flatipc_i_recheck(flatipc_segment *s, const flatipc_message *m,
+                                    uint16_t version, uint16_t *checked) {
+    flatipc_i_steps mine;
+    uint32_t count = flatipc_i_ld32(s->base, FLATIPC_I_OFF_MESSAGE_COUNT, __ATOMIC_RELAXED);
+    int rc = FLATIPC_E_TYPE_MISMATCH;
+    if (flatipc_i_message_steps(m, &mine)) {
+        rc = flatipc_i_check_message(s, s->kind, count, m, &mine);
+    }
+    if (rc == FLATIPC_OK) {
+        *checked = version;
+        return FLATIPC_OK;
+    }
+    flatipc_i_detail(s, "message steps", rc == FLATIPC_E_VERSION_MISMATCH ? s->detail.found : 1,
+                     m->id);
+    return FLATIPC_E_VERSION_MISMATCH;
+}
+
 /** Checks a creator's spec as SegmentSpec::validate does. */
 static inline int flatipc_i_spec_valid(const flatipc_i_spec *sp) {
     if (sp->capacity < 2 || !flatipc_i_is_pow2(sp->capacity) ||
@@ -739,7 +1189,9 @@ static inline int flatipc_i_spec_valid(const flatipc_i_spec *sp) {
     }
     for (uint32_t i = 0; i < sp->count; i++) {
         const flatipc_message *m = &sp->messages[i];
-        if (!flatipc_i_is_pow2(m->align) || m->align > flatipc_i_max_align(sp->kind)) {
+        flatipc_i_steps steps;
+        if (!flatipc_i_is_pow2(m->align) || m->align > flatipc_i_max_align(sp->kind) ||
+            !flatipc_i_message_steps(m, &steps)) {
             return 0;
         }
         if (sp->kind != FLATIPC_KIND_STREAM &&
@@ -798,6 +1250,11 @@ static inline void flatipc_i_write_header(uint8_t *b, const flatipc_i_spec *sp, 
         for (size_t k = 0; k < n; k++) {
             flatipc_i_st8(b, e + FLATIPC_I_MSG_NAME + k, (uint8_t)m->name[k]);
         }
+        /* The steps (docs/EVOLUTION.md §5); a message without steps records none. */
+        flatipc_i_steps steps;
+        int has_steps =
+            m->steps != NULL && m->step_count != 0 && flatipc_i_message_steps(m, &steps);
+        flatipc_i_write_steps(b, i, has_steps ? &steps : NULL);
     }
 }
 
@@ -928,37 +1385,14 @@ static inline int flatipc_i_check_messages(flatipc_segment *s, uint32_t kind, ui
         }
     }
     for (uint32_t w = 0; w < expect_count; w++) {
-        const flatipc_message *want = &expect[w];
-        int found = 0;
-        for (uint32_t i = 0; i < count && !found; i++) {
-            size_t e = FLATIPC_I_OFF_MESSAGES + FLATIPC_I_MSG_ENTRY * (size_t)i;
-            if (flatipc_i_ld32(b, e + FLATIPC_I_MSG_ID, __ATOMIC_RELAXED) != want->id) {
-                continue;
-            }
-            found = 1;
-            uint32_t size = flatipc_i_ld32(b, e + FLATIPC_I_MSG_SIZE, __ATOMIC_RELAXED);
-            uint32_t align = flatipc_i_ld32(b, e + FLATIPC_I_MSG_ALIGN, __ATOMIC_RELAXED);
-            uint64_t fp = flatipc_i_ld64(b, e + FLATIPC_I_MSG_FINGERPRINT, __ATOMIC_RELAXED);
-            if (size != want->size) {
-                flatipc_i_detail(s, "message size", size, want->size);
-                return FLATIPC_E_TYPE_MISMATCH;
-            }
-            if (align != want->align) {
-                flatipc_i_detail(s, "message align", align, want->align);
-                return FLATIPC_E_TYPE_MISMATCH;
-            }
-            if (fp != want->fingerprint) {
-                flatipc_i_detail(s, "message fingerprint", fp, want->fingerprint);
-                return FLATIPC_E_TYPE_MISMATCH;
-            }
+        flatipc_i_steps mine;
+        if (!flatipc_i_message_steps(&expect[w], &mine)) {
+            flatipc_i_detail(s, "message steps", expect[w].step_count, FLATIPC_MAX_STEPS);
+            return FLATIPC_E_INVALID_ARGUMENT;
         }
-        /* A framed reader skips ids it does not know: only a typed channel requires its id. */
-        if (!found && !framed) {
-            flatipc_i_detail(s, "message id",
-                             flatipc_i_ld32(b, FLATIPC_I_OFF_MESSAGES + FLATIPC_I_MSG_ID,
-                                            __ATOMIC_RELAXED),
-                             want->id);
-            return FLATIPC_E_TYPE_MISMATCH;
+        int rc = flatipc_i_check_message(s, kind, count, &expect[w], &mine);
+        if (rc != FLATIPC_OK) {
+            return rc;
         }
     }
     return FLATIPC_OK;
@@ -1145,7 +1579,8 @@ static inline int flatipc_i_any_lock_held(int fd) {
 /** Errors after which open-or-create may remove a segment nobody holds a lock on. */
 static inline int flatipc_i_stale_candidate(int rc) {
     return rc == FLATIPC_E_NOT_READY || rc == FLATIPC_E_BAD_HEADER || rc == FLATIPC_E_VERSION ||
-           rc == FLATIPC_E_WRONG_KIND || rc == FLATIPC_E_TYPE_MISMATCH;
+           rc == FLATIPC_E_WRONG_KIND || rc == FLATIPC_E_TYPE_MISMATCH ||
+           rc == FLATIPC_E_VERSION_MISMATCH;
 }
 
 /** Opens segment `name`, or creates it from `sp` (then `s->created` is 1 and the caller
@@ -1426,6 +1861,7 @@ typedef struct flatipc_i_end {
     uint64_t busy_len;      /**< units the loan publishes or the held message releases */
     uint64_t busy_frame;    /**< stream: data offset of the loaned or held frame */
     uint32_t busy_id, busy_size;
+    uint16_t busy_version;  /**< stream writer: the loaned message's schema version */
     uint32_t role;
 } flatipc_i_end;
 
@@ -1580,11 +2016,84 @@ typedef struct flatipc_channel_writer {
     flatipc_message type;
 } flatipc_channel_writer;
 
+/** The writer epoch a typed channel reader last resolved (PROTOCOL.md §3 "Writer epochs"):
+ *  positions `from .. end` were written at `version`, `size` bytes each, read in place or
+ *  (`widen`) zero-extended into the reader's buffer. `newest`: it was the newest epoch while
+ *  `epochs` was `count`, so it extends to every position committed since. */
+typedef struct flatipc_i_epoch {
+    uint64_t from, end, count;
+    uint32_t newest, widen;
+    uint32_t size;
+    uint16_t version;
+} flatipc_i_epoch;
+
 /** The reading end of a typed channel. */
 typedef struct flatipc_channel_reader {
     flatipc_i_end end;
     flatipc_message type;
+    void *buffer;           /**< flatipc_channel_reader_set_buffer, or NULL */
+    size_t buffer_len;
+    flatipc_i_epoch epoch;
+    uint16_t checked;       /**< the newest writer version compared with ours (EVOLUTION §5) */
+    uint16_t held_version;  /**< writer version of the message last received */
+    uint32_t held_size;     /**< writer size of the message last received */
 } flatipc_channel_reader;
+
+/* --- writer epochs (PROTOCOL.md §3 "Writer epochs") -------------------------------------- */
+
+/** The header offset of the entry that holds epoch `k` (entry k mod 4). */
+static inline size_t flatipc_i_epoch_entry(uint64_t k) {
+    return FLATIPC_I_OFF_EPOCH_TABLE +
+           FLATIPC_I_EPOCH_ENTRY * (size_t)(k % FLATIPC_I_EPOCH_ENTRIES);
+}
+
+/** Reads epoch `k` (the seqlock's read side): 1 with its `start` and `meta` if its entry holds
+ *  it, 0 if the entry is being rewritten (or was) or holds another epoch. */
+static inline int flatipc_i_read_epoch(const uint8_t *b, uint64_t k, uint64_t *start,
+                                       uint64_t *meta) {
+    size_t e = flatipc_i_epoch_entry(k);
+    /* SYNC POINT E (Acquire): pairs with the writer's Release store of `start`; a reader that
+     * sees the new start sees the meta stored before it. */
+    uint64_t first = flatipc_i_ld64(b, e, __ATOMIC_ACQUIRE);
+    uint64_t m = flatipc_i_ld64(b, e + 8, __ATOMIC_RELAXED);
+    /* SYNC POINT E (seqlock): this Acquire fence pairs with the writer's Release fence after
+     * its store of start = REWRITING: if the load of meta saw a newer writer's meta, the reload
+     * of start below sees REWRITING or that writer's start. */
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    uint64_t again = flatipc_i_ld64(b, e, __ATOMIC_RELAXED);
+    if (first == FLATIPC_I_EPOCH_REWRITING || again != first ||
+        ((m >> 16) & 0xFFFFu) != (k & 0xFFFFu)) {
+        return 0;
+    }
+    *start = first;
+    *meta = m;
+    return 1;
+}
+
+/** A writer's epoch (PROTOCOL.md §3): continues the newest epoch if it has this `version` and
+ *  `size`, else records epoch `n` = `epochs` starting at `start` (the writer's write_pos) in
+ *  entry n mod 4 as a seqlock. Call it holding the writer lock, after merging the steps and
+ *  before the first Release store of write_pos (SYNC POINT A), which orders it for readers. */
+static inline void flatipc_i_record_epoch(uint8_t *b, uint64_t start, uint16_t version,
+                                          uint32_t size) {
+    /* SYNC POINT E' (Acquire): pairs with the previous writer's Release store of `epochs`. */
+    uint64_t n = flatipc_i_ld64(b, FLATIPC_I_OFF_EPOCHS, __ATOMIC_ACQUIRE);
+    uint64_t newest_start, meta;
+    if (n > 0 && flatipc_i_read_epoch(b, n - 1, &newest_start, &meta) &&
+        (meta & 0xFFFFu) == version && (meta >> 32) == size) {
+        return;
+    }
+    size_t e = flatipc_i_epoch_entry(n);
+    flatipc_i_st64(b, e, FLATIPC_I_EPOCH_REWRITING, __ATOMIC_RELAXED);
+    /* SYNC POINT E (seqlock): pairs with the reader's Acquire fence in flatipc_i_read_epoch. */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    flatipc_i_st64(b, e + 8, (uint64_t)version | (n & 0xFFFFu) << 16 | (uint64_t)size << 32,
+                   __ATOMIC_RELAXED);
+    /* SYNC POINT E (Release): pairs with the reader's first Acquire load of `start`. */
+    flatipc_i_st64(b, e, start, __ATOMIC_RELEASE);
+    /* SYNC POINT E' (Release): pairs with the reader's Acquire load of `epochs`. */
+    flatipc_i_st64(b, FLATIPC_I_OFF_EPOCHS, n + 1, __ATOMIC_RELEASE);
+}
 
 static inline void flatipc_i_channel_spec(flatipc_i_spec *sp, const flatipc_message *type,
                                           const flatipc_options *o) {
@@ -1610,6 +2119,10 @@ static inline int flatipc_i_channel_attach(flatipc_i_end *e, flatipc_message *st
         return FLATIPC_E_INVALID_ARGUMENT;
     }
     *stored = *type;
+    flatipc_i_steps steps;
+    if (!flatipc_i_message_steps(type, &steps)) {
+        return FLATIPC_E_INVALID_ARGUMENT;
+    }
     flatipc_i_spec sp;
     flatipc_i_channel_spec(&sp, type, o);
     int rc;
@@ -1626,8 +2139,22 @@ static inline int flatipc_i_channel_attach(flatipc_i_end *e, flatipc_message *st
     if (e->seg.created) {
         flatipc_i_publish_ready(&e->seg); /* the ring is all zeroes: its initial state */
     }
-    /* The message was checked to fit a slot at open; the slot is 64-byte aligned. */
+    /* The segment's message was checked to fit a slot at open; the slot is 64-byte aligned.
+     * A reader's own type may be larger than a slot (a newer reader of a ring an older writer
+     * created): it then only reads zero-extended copies (flatipc_i_channel_resolve). */
     rc = flatipc_i_attach(e, role, wait, 1);
+    if (rc == FLATIPC_OK && role == FLATIPC_I_WRITER) {
+        /* A newer writer merges its steps and must fit the slots of a ring an older peer
+         * created; then it records its epoch (PROTOCOL.md §3 "Writer epochs"). */
+        rc = flatipc_i_merge_steps(&e->seg, type, 1);
+        if (rc == FLATIPC_OK && !flatipc_i_fits(&e->seg, type->size)) {
+            rc = FLATIPC_E_CANNOT_UPGRADE;
+        }
+        if (rc == FLATIPC_OK) {
+            flatipc_i_record_epoch(e->seg.base, e->pos, flatipc_i_message_version(type),
+                                   type->size);
+        }
+    }
     if (rc != FLATIPC_OK) {
         flatipc_detail d = e->seg.detail;
         flatipc_i_close(e);
@@ -1776,21 +2303,41 @@ static inline uint64_t flatipc_channel_writer_position(const flatipc_channel_wri
     return w->end.pos;
 }
 
+/** Sets up a channel reader's evolution state after its attach returned `rc`: no buffer, no
+ *  epoch resolved, and the writer version compared at attach (flatipc_i_checked_version). */
+static inline int flatipc_i_channel_reader_init(flatipc_channel_reader *r, int rc) {
+    r->buffer = NULL;
+    r->buffer_len = 0;
+    memset(&r->epoch, 0, sizeof r->epoch);
+    r->checked = 0;
+    r->held_version = 0;
+    r->held_size = 0;
+    flatipc_i_steps mine;
+    if (rc == FLATIPC_OK && flatipc_i_message_steps(&r->type, &mine)) {
+        uint32_t count =
+            flatipc_i_ld32(r->end.seg.base, FLATIPC_I_OFF_MESSAGE_COUNT, __ATOMIC_RELAXED);
+        r->checked = flatipc_i_checked_version(&r->end.seg, count, &r->type, &mine);
+    }
+    return rc;
+}
+
 /** Creates segment `name` and attaches as its reader (a writer may attach later). */
 static inline int flatipc_channel_reader_create(flatipc_channel_reader *r, const char *name,
                                                 const flatipc_message *type,
                                                 const flatipc_options *o) {
     flatipc_options d = flatipc_options_default();
     const flatipc_options *opt = o != NULL ? o : &d;
-    return flatipc_i_channel_attach(&r->end, &r->type, name, type, opt, opt->wait, 0,
-                                    FLATIPC_I_READER);
+    return flatipc_i_channel_reader_init(
+        r, flatipc_i_channel_attach(&r->end, &r->type, name, type, opt, opt->wait, 0,
+                                    FLATIPC_I_READER));
 }
 
 /** Opens the existing segment and attaches as its reader (resuming at read_pos). */
 static inline int flatipc_channel_reader_open(flatipc_channel_reader *r, const char *name,
                                               const flatipc_message *type, flatipc_wait wait) {
-    return flatipc_i_channel_attach(&r->end, &r->type, name, type, NULL, wait, 1,
-                                    FLATIPC_I_READER);
+    return flatipc_i_channel_reader_init(
+        r, flatipc_i_channel_attach(&r->end, &r->type, name, type, NULL, wait, 1,
+                                    FLATIPC_I_READER));
 }
 
 /** Opens or creates the segment and attaches as its reader. */
@@ -1800,8 +2347,9 @@ static inline int flatipc_channel_reader_open_or_create(flatipc_channel_reader *
                                                         const flatipc_options *o) {
     flatipc_options d = flatipc_options_default();
     const flatipc_options *opt = o != NULL ? o : &d;
-    return flatipc_i_channel_attach(&r->end, &r->type, name, type, opt, opt->wait, 2,
-                                    FLATIPC_I_READER);
+    return flatipc_i_channel_reader_init(
+        r, flatipc_i_channel_attach(&r->end, &r->type, name, type, opt, opt->wait, 2,
+                                    FLATIPC_I_READER));
 }
 
 /** Detaches (waking a parked writer) and unmaps. Idempotent. */
@@ -1814,20 +2362,162 @@ static inline int flatipc_channel_reader_writer_alive(const flatipc_channel_read
     return r->end.seg.base != NULL && flatipc_i_peer_alive(&r->end.seg, FLATIPC_I_WRITER);
 }
 
-static inline int flatipc_i_channel_hold(flatipc_channel_reader *r, const void **message) {
-    *message = flatipc_i_slot(&r->end, r->end.pos);
-    r->end.busy = 1;
+/** Gives an attached reader the buffer into which a message written by an older, smaller
+ *  version of its type is zero-extended (docs/EVOLUTION.md §4): `len` >= type.size bytes,
+ *  aligned for the type, owned by the caller and left alone while the handle is attached. Call
+ *  it after open (which forgets any buffer); NULL removes it. Without one, such a message is
+ *  FLATIPC_E_NEEDS_BUFFER. The generated lib_T_channel_reader sets its own. FLATIPC_E_STATE
+ *  (not attached, or a message is held), FLATIPC_E_INVALID_ARGUMENT (too small, misaligned). */
+static inline int flatipc_channel_reader_set_buffer(flatipc_channel_reader *r, void *buffer,
+                                                    size_t len) {
+    if (r->end.seg.base == NULL || r->end.busy) {
+        return FLATIPC_E_STATE;
+    }
+    size_t align = r->type.align == 0 ? 1 : (size_t)r->type.align;
+    if (buffer != NULL && (len < r->type.size || (uintptr_t)buffer % align != 0)) {
+        return FLATIPC_E_INVALID_ARGUMENT;
+    }
+    r->buffer = buffer;
+    r->buffer_len = buffer == NULL ? 0 : len;
     return FLATIPC_OK;
 }
 
-/** Receives the next message in place (`*message` points into the ring, type.size bytes, stable
- *  until flatipc_channel_reader_release). FLATIPC_E_EMPTY, FLATIPC_E_DISCONNECTED (writer
- *  gone, ring drained), FLATIPC_E_CORRUPT, FLATIPC_E_STATE (the last message is not
- *  released). The bytes are the writer's: validate fields before trusting them. */
+/** The writer's schema version of the message last received (its type's VERSION; 0 before
+ *  the first). Older than the reader's: the members added since read as zero
+ *  (`lib_T_has_<member>(version)` says which); newer: the reader sees its prefix. */
+static inline uint16_t flatipc_channel_reader_version(const flatipc_channel_reader *r) {
+    return r->held_version;
+}
+
+/** The writer's size of the message last received (sizeof its type; 0 before the first). */
+static inline uint32_t flatipc_channel_reader_size(const flatipc_channel_reader *r) {
+    return r->held_size;
+}
+
+/** Finds and checks the writer epoch of the committed position `pos` (PROTOCOL.md §3 "Writer
+ *  epochs"), the slow path: once per epoch, and per batch of the newest one. */
+static inline int flatipc_i_channel_resolve(flatipc_channel_reader *r, uint64_t pos) {
+    flatipc_i_end *e = &r->end;
+    flatipc_segment *s = &e->seg;
+    flatipc_i_epoch *cur = &r->epoch;
+    /* Positions below the write_pos loaded last (before the load of `epochs` below, SYNC POINT
+     * A) belong to epochs that load sees: a writer records its epoch before it publishes. */
+    uint64_t committed = e->cached;
+    /* SYNC POINT E' (Acquire): pairs with the writers' Release stores of `epochs`. */
+    uint64_t c = flatipc_i_ld64(s->base, FLATIPC_I_OFF_EPOCHS, __ATOMIC_ACQUIRE);
+    if (cur->newest && cur->count == c && pos >= cur->from) {
+        cur->end = committed; /* no writer attached since: the newest epoch goes on */
+        return FLATIPC_OK;
+    }
+    uint64_t oldest = c > FLATIPC_I_EPOCH_ENTRIES ? c - FLATIPC_I_EPOCH_ENTRIES : 0;
+    uint64_t start = 0, meta = 0, next = committed;
+    int found = 0, has_next = 0, lost = 0;
+    for (uint64_t k = c; k > oldest && !found && !lost; k--) {
+        if (!flatipc_i_read_epoch(s->base, k - 1, &start, &meta)) {
+            lost = 1; /* being rewritten by a newer writer: it held an older epoch */
+            continue;
+        }
+        if (start <= pos) {
+            found = 1;
+        } else {
+            next = start;
+            has_next = 1;
+        }
+    }
+    uint16_t version = flatipc_i_message_version(&r->type);
+    uint32_t size = r->type.size;
+    if (found) {
+        version = (uint16_t)(meta & 0xFFFFu);
+        size = (uint32_t)(meta >> 32);
+    } else if (!lost && oldest == 0) {
+        /* Before every epoch, none of which was overwritten: written by a writer that records
+         * no epochs, whose type was the reader's own (such peers required identical types). */
+        start = 0;
+    } else {
+        flatipc_i_detail(s, "epoch", c, oldest);
+        return FLATIPC_E_EPOCH_LOST;
+    }
+    uint16_t mine = flatipc_i_message_version(&r->type);
+    uint32_t at = version < mine ? flatipc_i_size_at(&r->type, version) : r->type.size;
+    if (version == 0 || version > FLATIPC_MAX_SCHEMA_VERSION) {
+        flatipc_i_detail(s, "epoch version", version, FLATIPC_MAX_SCHEMA_VERSION);
+        return FLATIPC_E_CORRUPT_FRAME;
+    }
+    if (size > s->slot_size || (version == mine && size != r->type.size) ||
+        (version > mine && size < r->type.size) || (version < mine && size != at)) {
+        flatipc_i_detail(s, "epoch size", size, size > s->slot_size ? s->slot_size : at);
+        return FLATIPC_E_CORRUPT_FRAME;
+    }
+    if (version > r->checked) {
+        int rc = flatipc_i_recheck(s, &r->type, version, &r->checked);
+        if (rc != FLATIPC_OK) {
+            return rc;
+        }
+    }
+    cur->from = start;
+    cur->end = has_next ? next : committed;
+    cur->newest = !has_next;
+    cur->count = c;
+    cur->version = version;
+    cur->size = size;
+    cur->widen = version < mine && size < r->type.size;
+    return FLATIPC_OK;
+}
+
+/** Hands out the committed message at the reader's position: in place, or zero-extended into
+ *  the buffer when an older, smaller writer version wrote it. A message whose epoch is lost or
+ *  impossible, or whose writer's schema diverged, is released (skipped) and the error
+ *  returned; FLATIPC_E_NEEDS_BUFFER keeps the reader at the message. */
+static inline int flatipc_i_channel_hold(flatipc_channel_reader *r, const void **message) {
+    flatipc_i_end *e = &r->end;
+    uint64_t pos = e->pos;
+    if (pos < r->epoch.from || pos >= r->epoch.end) {
+        int rc = flatipc_i_channel_resolve(r, pos);
+        if (rc != FLATIPC_OK) {
+            e->seg.detail.pid_or_position = pos;
+            r->epoch.end = 0; /* resolve again at the next position */
+            flatipc_i_release(e, 1);
+            return rc;
+        }
+    }
+    const uint8_t *slot = flatipc_i_slot(e, pos);
+    if (r->epoch.widen) {
+        if (r->buffer == NULL) {
+            flatipc_i_detail(&e->seg, "buffer", r->epoch.size, r->type.size);
+            e->seg.detail.pid_or_position = pos;
+            return FLATIPC_E_NEEDS_BUFFER;
+        }
+        /* The epoch's size is below the type's size (the buffer's) and within the slot. */
+        memcpy(r->buffer, slot, r->epoch.size);
+        memset((uint8_t *)r->buffer + r->epoch.size, 0, r->type.size - r->epoch.size);
+        *message = r->buffer;
+    } else {
+        /* The epoch's size is at least the type's and at most slot_size: in place. */
+        *message = slot;
+    }
+    r->held_version = r->epoch.version;
+    r->held_size = r->epoch.size;
+    e->busy = 1;
+    return FLATIPC_OK;
+}
+
+/** Receives the next message (`*message` holds type.size bytes, stable until
+ *  flatipc_channel_reader_release): in place in the ring, or, for a message an older, smaller
+ *  version of the type wrote, its zero-extended copy in the reader's buffer. FLATIPC_E_EMPTY,
+ *  FLATIPC_E_DISCONNECTED (writer gone, ring drained), FLATIPC_E_CORRUPT, FLATIPC_E_STATE (the
+ *  last message is not released); FLATIPC_E_NEEDS_BUFFER (no buffer for an older message: the
+ *  reader stays at it); FLATIPC_E_EPOCH_LOST, FLATIPC_E_CORRUPT_FRAME (an impossible epoch) or
+ *  FLATIPC_E_VERSION_MISMATCH (its writer's schema diverged from ours), after which that
+ *  message was skipped. `*message` is NULL after an error. The bytes are the writer's:
+ *  validate fields before trusting them. */
 static inline int flatipc_channel_reader_try_recv(flatipc_channel_reader *r,
                                                   const void **message) {
     flatipc_i_end *e = &r->end;
-    if (e->seg.base == NULL || e->busy || message == NULL) {
+    if (message == NULL) {
+        return FLATIPC_E_STATE;
+    }
+    *message = NULL;
+    if (e->seg.base == NULL || e->busy) {
         return FLATIPC_E_STATE;
     }
     int a = flatipc_i_acquire(e);
@@ -1838,11 +2528,15 @@ static inline int flatipc_channel_reader_try_recv(flatipc_channel_reader *r,
 }
 
 /** Receives the next message, waiting per the wait strategy at most `timeout_ns` (negative:
- *  forever). FLATIPC_E_DISCONNECTED, FLATIPC_E_TIMEOUT, FLATIPC_E_CORRUPT, FLATIPC_E_STATE. */
+ *  forever). As try_recv, with FLATIPC_E_TIMEOUT instead of FLATIPC_E_EMPTY. */
 static inline int flatipc_channel_reader_recv(flatipc_channel_reader *r, const void **message,
                                               int64_t timeout_ns) {
     flatipc_i_end *e = &r->end;
-    if (e->seg.base == NULL || e->busy || message == NULL) {
+    if (message == NULL) {
+        return FLATIPC_E_STATE;
+    }
+    *message = NULL;
+    if (e->seg.base == NULL || e->busy) {
         return FLATIPC_E_STATE;
     }
     int a = flatipc_i_wait_unit(e, flatipc_i_deadline(timeout_ns));
@@ -1867,14 +2561,19 @@ static inline uint64_t flatipc_channel_reader_position(const flatipc_channel_rea
 /* ------------------------------------------------------------------------------------------ */
 /* Framed SPSC stream (kind 2, PROTOCOL.md §4)                                                */
 
-/** A received frame, in place in the ring until flatipc_stream_reader_release. */
+/** A received frame, valid until flatipc_stream_reader_release: in place in the ring, or, for
+ *  a message an older, smaller version of the reader's type wrote, its zero-extended copy in
+ *  the reader's buffer (docs/EVOLUTION.md §4). */
 typedef struct flatipc_frame {
     uint32_t id;          /**< the message id */
-    uint16_t version;     /**< the writer's schema version (0 until versioned attach) */
+    uint16_t version;     /**< the writer's schema version of the message (>= 1; a writer that
+                               predates versions wrote 0, read as 1) */
     uint16_t flags;       /**< 0 */
-    uint32_t size;        /**< message bytes in the frame (checked to lie in the ring) */
-    const void *data;     /**< the message, 16-byte aligned */
+    uint32_t size;        /**< the writer's message bytes (checked to lie in the ring) */
+    const void *data;     /**< the message, 16-byte aligned: in place, or the widened copy */
     uint64_t position;    /**< the frame's position in the stream, in bytes */
+    uint32_t widened;     /**< the reader's size of the message when `data` is the zero-extended
+                               copy in the reader's buffer, else 0 */
 } flatipc_frame;
 
 typedef struct flatipc_stream_writer {
@@ -1887,6 +2586,10 @@ typedef struct flatipc_stream_reader {
     flatipc_i_end end;
     flatipc_message messages[FLATIPC_MAX_MESSAGES];
     uint32_t count;
+    void *buffer;         /**< flatipc_stream_reader_set_buffer, or NULL */
+    size_t buffer_len;
+    /** Per message: the newest writer version compared with ours (docs/EVOLUTION.md §5). */
+    uint16_t checked[FLATIPC_MAX_MESSAGES];
 } flatipc_stream_reader;
 
 /** mode: 0 create, 1 open, 2 open_or_create. */
@@ -1903,12 +2606,16 @@ static inline int flatipc_i_stream_attach(flatipc_i_end *e, flatipc_message *sto
     }
     uint64_t largest = 0;
     for (size_t i = 0; i < count; i++) {
+        flatipc_i_steps steps;
         stored[i] = messages[i];
         if (messages[i].size > largest) {
             largest = messages[i].size;
         }
         if (messages[i].id == 0 || messages[i].id >= UINT32_C(0xFFFF0000)) {
             return FLATIPC_E_INVALID_ARGUMENT; /* reserved for the protocol (PROTOCOL.md §1) */
+        }
+        if (!flatipc_i_message_steps(&messages[i], &steps)) {
+            return FLATIPC_E_INVALID_ARGUMENT;
         }
     }
     *stored_count = (uint32_t)count;
@@ -1938,6 +2645,10 @@ static inline int flatipc_i_stream_attach(flatipc_i_end *e, flatipc_message *sto
         flatipc_i_publish_ready(&e->seg);
     }
     rc = flatipc_i_attach(e, role, wait, 16);
+    if (rc == FLATIPC_OK && role == FLATIPC_I_WRITER) {
+        /* A newer writer merges its steps before it publishes a frame (PROTOCOL.md §2). */
+        rc = flatipc_i_merge_steps(&e->seg, messages, (uint32_t)count);
+    }
     if (rc != FLATIPC_OK) {
         flatipc_detail d = e->seg.detail;
         flatipc_i_close(e);
@@ -1979,12 +2690,13 @@ static inline void flatipc_stream_writer_close(flatipc_stream_writer *w) {
 }
 
 /** Stores a frame header at data offset `frame` (< data_size - 16, a multiple of 16): Relaxed
- *  4-byte atomics, published by the Release store of write_pos. Bytes 12..16 are written 0. */
+ *  4-byte atomics, published by the Release store of write_pos. `version` (0 for padding),
+ *  flags 0, and bytes 12..16 written 0. */
 static inline void flatipc_i_write_frame_header(uint8_t *data, uint64_t frame, uint32_t size,
-                                                uint32_t id) {
+                                                uint32_t id, uint16_t version) {
     flatipc_i_st32(data, (size_t)frame, size, __ATOMIC_RELAXED);
     flatipc_i_st32(data, (size_t)frame + 4, id, __ATOMIC_RELAXED);
-    flatipc_i_st32(data, (size_t)frame + 8, 0, __ATOMIC_RELAXED); /* version 0, flags 0 */
+    flatipc_i_st32(data, (size_t)frame + 8, version, __ATOMIC_RELAXED); /* flags 0 */
     flatipc_i_st32(data, (size_t)frame + 12, 0, __ATOMIC_RELAXED);
 }
 
@@ -1996,11 +2708,11 @@ static inline int flatipc_i_stream_reserve(flatipc_stream_writer *w, uint32_t id
     if (e->seg.base == NULL || message == NULL) {
         return FLATIPC_E_STATE;
     }
-    int known = 0;
-    for (uint32_t i = 0; i < w->count && !known; i++) {
-        known = w->messages[i].id == id && w->messages[i].size == size;
+    const flatipc_message *known = NULL;
+    for (uint32_t i = 0; i < w->count && known == NULL; i++) {
+        known = w->messages[i].id == id && w->messages[i].size == size ? &w->messages[i] : NULL;
     }
-    if (!known) {
+    if (known == NULL) {
         return FLATIPC_E_UNKNOWN_MESSAGE;
     }
     uint64_t cap = e->seg.capacity;
@@ -2022,7 +2734,7 @@ static inline int flatipc_i_stream_reserve(flatipc_stream_writer *w, uint32_t id
     if (padding > 0) {
         /* Fills the rest of the ring; published together with the message frame at 0. */
         flatipc_i_write_frame_header(e->data, offset, (uint32_t)(padding - FLATIPC_FRAME_HEADER),
-                                     FLATIPC_PADDING_ID);
+                                     FLATIPC_PADDING_ID, 0);
     }
     uint64_t at = (offset + padding) & (cap - 1);
     e->busy = 1;
@@ -2030,6 +2742,7 @@ static inline int flatipc_i_stream_reserve(flatipc_stream_writer *w, uint32_t id
     e->busy_len = padding + len;
     e->busy_id = id;
     e->busy_size = size;
+    e->busy_version = flatipc_i_message_version(known);
     *message = e->data + at + FLATIPC_FRAME_HEADER;
     return FLATIPC_OK;
 }
@@ -2060,7 +2773,8 @@ static inline int flatipc_stream_writer_commit(flatipc_stream_writer *w) {
         return FLATIPC_E_STATE;
     }
     e->busy = 0;
-    flatipc_i_write_frame_header(e->data, e->busy_frame, e->busy_size, e->busy_id);
+    flatipc_i_write_frame_header(e->data, e->busy_frame, e->busy_size, e->busy_id,
+                                 e->busy_version);
     flatipc_i_advance(e, e->busy_len);
     return FLATIPC_OK;
 }
@@ -2120,22 +2834,45 @@ static inline uint64_t flatipc_stream_writer_position(const flatipc_stream_write
     return w->end.pos;
 }
 
+/** Sets up a stream reader's evolution state after its attach returned `rc`: no buffer, and
+ *  per message the writer version compared at attach (flatipc_i_checked_version). */
+static inline int flatipc_i_stream_reader_init(flatipc_stream_reader *r, int rc) {
+    r->buffer = NULL;
+    r->buffer_len = 0;
+    memset(r->checked, 0, sizeof r->checked);
+    if (rc != FLATIPC_OK) {
+        return rc;
+    }
+    uint32_t count =
+        flatipc_i_ld32(r->end.seg.base, FLATIPC_I_OFF_MESSAGE_COUNT, __ATOMIC_RELAXED);
+    for (uint32_t i = 0; i < r->count; i++) {
+        flatipc_i_steps mine;
+        if (flatipc_i_message_steps(&r->messages[i], &mine)) {
+            r->checked[i] = flatipc_i_checked_version(&r->end.seg, count, &r->messages[i], &mine);
+        }
+    }
+    return rc;
+}
+
 /** Creates stream `name` and attaches as its reader. `messages` are the ids this reader knows;
- *  ids both sides know must agree (else FLATIPC_E_TYPE_MISMATCH). */
+ *  ids both sides know must agree at the versions both know (else FLATIPC_E_TYPE_MISMATCH or
+ *  FLATIPC_E_VERSION_MISMATCH). */
 static inline int flatipc_stream_reader_create(flatipc_stream_reader *r, const char *name,
                                                const flatipc_message *messages, size_t count,
                                                const flatipc_options *o) {
     flatipc_options d = flatipc_options_default();
     const flatipc_options *opt = o != NULL ? o : &d;
-    return flatipc_i_stream_attach(&r->end, r->messages, &r->count, name, messages, count, opt,
-                                   opt->wait, 0, FLATIPC_I_READER);
+    return flatipc_i_stream_reader_init(
+        r, flatipc_i_stream_attach(&r->end, r->messages, &r->count, name, messages, count, opt,
+                                   opt->wait, 0, FLATIPC_I_READER));
 }
 
 static inline int flatipc_stream_reader_open(flatipc_stream_reader *r, const char *name,
                                              const flatipc_message *messages, size_t count,
                                              flatipc_wait wait) {
-    return flatipc_i_stream_attach(&r->end, r->messages, &r->count, name, messages, count, NULL,
-                                   wait, 1, FLATIPC_I_READER);
+    return flatipc_i_stream_reader_init(
+        r, flatipc_i_stream_attach(&r->end, r->messages, &r->count, name, messages, count, NULL,
+                                   wait, 1, FLATIPC_I_READER));
 }
 
 static inline int flatipc_stream_reader_open_or_create(flatipc_stream_reader *r,
@@ -2144,8 +2881,9 @@ static inline int flatipc_stream_reader_open_or_create(flatipc_stream_reader *r,
                                                        size_t count, const flatipc_options *o) {
     flatipc_options d = flatipc_options_default();
     const flatipc_options *opt = o != NULL ? o : &d;
-    return flatipc_i_stream_attach(&r->end, r->messages, &r->count, name, messages, count, opt,
-                                   opt->wait, 2, FLATIPC_I_READER);
+    return flatipc_i_stream_reader_init(
+        r, flatipc_i_stream_attach(&r->end, r->messages, &r->count, name, messages, count, opt,
+                                   opt->wait, 2, FLATIPC_I_READER));
 }
 
 static inline void flatipc_stream_reader_close(flatipc_stream_reader *r) {
@@ -2156,9 +2894,37 @@ static inline int flatipc_stream_reader_writer_alive(const flatipc_stream_reader
     return r->end.seg.base != NULL && flatipc_i_peer_alive(&r->end.seg, FLATIPC_I_WRITER);
 }
 
+/** Gives an attached reader the buffer into which a frame of an older, smaller version of one
+ *  of its messages is zero-extended (docs/EVOLUTION.md §4): 16-byte aligned, `len` >= the
+ *  largest message the reader knows (the generated `lib_message_buffer` union is both), owned
+ *  by the caller and left alone while the handle is attached. Call it after open (which forgets
+ *  any buffer); NULL removes it. Without one, such a frame is FLATIPC_E_NEEDS_BUFFER.
+ *  FLATIPC_E_STATE (not attached, or a frame is held), FLATIPC_E_INVALID_ARGUMENT (too small,
+ *  misaligned). */
+static inline int flatipc_stream_reader_set_buffer(flatipc_stream_reader *r, void *buffer,
+                                                   size_t len) {
+    if (r->end.seg.base == NULL || r->end.busy) {
+        return FLATIPC_E_STATE;
+    }
+    size_t largest = 0;
+    for (uint32_t i = 0; i < r->count; i++) {
+        largest = r->messages[i].size > largest ? r->messages[i].size : largest;
+    }
+    if (buffer != NULL && (len < largest || (uintptr_t)buffer % 16 != 0)) {
+        return FLATIPC_E_INVALID_ARGUMENT;
+    }
+    r->buffer = buffer;
+    r->buffer_len = buffer == NULL ? 0 : len;
+    return FLATIPC_OK;
+}
+
 /** The next committed message frame: skips (and releases) padding frames, checks the frame
- *  header against the ring (PROTOCOL.md §4 "Reader"). 1 found (frame filled), 0 empty, or
- *  FLATIPC_E_CORRUPT / FLATIPC_E_CORRUPT_FRAME (the reader stays at the bad frame). */
+ *  header against the ring (PROTOCOL.md §4 "Reader") and, for an id the reader knows, the
+ *  writer's version (one newer than any compared re-runs the comparison of steps: a
+ *  FLATIPC_E_VERSION_MISMATCH frame is released) and size (an older, smaller version is
+ *  zero-extended into the buffer: FLATIPC_E_NEEDS_BUFFER without one, the reader staying at
+ *  the frame). 1 found (frame filled), 0 empty, or an error (FLATIPC_E_CORRUPT, or
+ *  FLATIPC_E_CORRUPT_FRAME: the reader stays at the bad frame). */
 static inline int flatipc_i_stream_next(flatipc_stream_reader *r, flatipc_frame *f) {
     flatipc_i_end *e = &r->end;
     for (;;) {
@@ -2192,21 +2958,58 @@ static inline int flatipc_i_stream_next(flatipc_stream_reader *r, flatipc_frame 
             flatipc_i_release(e, len);
             continue;
         }
+        uint16_t version = (uint16_t)(vf & 0xFFFFu);
+        version = version == 0 ? 1 : version;
+        /* The frame's `size` bytes lie in the ring (checked above). */
+        const void *data = e->data + offset + FLATIPC_FRAME_HEADER;
+        uint32_t widened = 0;
+        for (uint32_t k = 0; k < r->count; k++) {
+            const flatipc_message *m = &r->messages[k];
+            if (m->id != id) {
+                continue;
+            }
+            if (version > r->checked[k]) {
+                int rc = flatipc_i_recheck(&e->seg, m, version, &r->checked[k]);
+                if (rc != FLATIPC_OK) {
+                    e->seg.detail.pid_or_position = e->pos;
+                    flatipc_i_release(e, len);
+                    return rc;
+                }
+            }
+            if (flatipc_i_is_older(m, version, size)) {
+                if (r->buffer == NULL) {
+                    flatipc_i_detail(&e->seg, "buffer", size, m->size);
+                    e->seg.detail.pid_or_position = e->pos;
+                    return FLATIPC_E_NEEDS_BUFFER;
+                }
+                /* size < m->size <= the buffer's length; never past the writer's bytes. */
+                memcpy(r->buffer, data, size);
+                memset((uint8_t *)r->buffer + size, 0, m->size - size);
+                data = r->buffer;
+                widened = m->size;
+            }
+            break;
+        }
         f->id = id;
-        f->version = (uint16_t)(vf & 0xFFFFu);
+        f->version = version;
         f->flags = (uint16_t)(vf >> 16);
         f->size = size;
-        f->data = e->data + offset + FLATIPC_FRAME_HEADER;
+        f->data = data;
         f->position = e->pos;
+        f->widened = widened;
         e->busy = 1;
         e->busy_len = len;
         return 1;
     }
 }
 
-/** Receives the next frame in place, if one is committed. FLATIPC_E_EMPTY,
- *  FLATIPC_E_DISCONNECTED, FLATIPC_E_CORRUPT, FLATIPC_E_CORRUPT_FRAME, FLATIPC_E_STATE. The
- *  frame's id may be one this reader does not know: skip it (release). */
+/** Receives the next frame, if one is committed: in place, or (an older, smaller version of
+ *  a message this reader knows) zero-extended into the reader's buffer. FLATIPC_E_EMPTY,
+ *  FLATIPC_E_DISCONNECTED, FLATIPC_E_CORRUPT, FLATIPC_E_CORRUPT_FRAME, FLATIPC_E_STATE;
+ *  FLATIPC_E_NEEDS_BUFFER (no buffer for an older frame: the reader stays at it, set one and
+ *  call again); FLATIPC_E_VERSION_MISMATCH (a writer whose schema diverged from ours wrote the
+ *  frame: it was skipped). The frame's id may be one this reader does not know: skip it
+ *  (release). */
 static inline int flatipc_stream_reader_try_recv(flatipc_stream_reader *r, flatipc_frame *f) {
     flatipc_i_end *e = &r->end;
     if (e->seg.base == NULL || e->busy || f == NULL) {
@@ -2260,11 +3063,14 @@ static inline uint64_t flatipc_stream_reader_position(const flatipc_stream_reade
     return r->end.pos;
 }
 
-/** The frame's message as type `m` (e.g. `&lib_Quote_entry`): the data pointer if the frame
- *  carries m's id and exactly m's size, else NULL (another message, or a writer built from
- *  another schema). The bytes still need the type's own validation. */
+/** The frame's message as type `m` (e.g. `lib_Quote_message()`): the data pointer (m->size
+ *  readable bytes) if the frame carries m's id and either at least m's size (the same or a
+ *  newer version, read in place: m's prefix of it) or was zero-extended to m's size (an older
+ *  version: the members it lacks read as zero, `f->version` says which it has); else NULL
+ *  (another message, or a writer's size that no version of m has). The bytes still need the
+ *  type's own validation. */
 static inline const void *flatipc_frame_get(const flatipc_frame *f, const flatipc_message *m) {
-    return f->id == m->id && f->size == m->size ? f->data : NULL;
+    return f->id == m->id && (f->size >= m->size || f->widened == m->size) ? f->data : NULL;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -2709,6 +3515,16 @@ static inline int flatipc_i_bwriter_open(flatipc_i_bwriter *w, const char *name,
         return rc;
     }
     rc = flatipc_i_bwriter_attach(w, wait);
+    if (rc == FLATIPC_OK && sp->kind == FLATIPC_KIND_BROADCAST_STREAM) {
+        /* A newer writer merges its steps before it publishes a frame (PROTOCOL.md §6). */
+        rc = flatipc_i_merge_steps(&w->seg, sp->messages, sp->count);
+    } else if (rc == FLATIPC_OK) {
+        /* A typed broadcast writer records its epoch (PROTOCOL.md §5, §3 "Writer epochs") for
+         * readers of other versions; this runtime's own typed broadcast readers and writers
+         * still need the segment's version (flatipc_i_check_message). */
+        flatipc_i_record_epoch(w->seg.base, w->pos, flatipc_i_message_version(sp->messages),
+                               sp->messages->size);
+    }
     if (rc != FLATIPC_OK) {
         flatipc_detail d = w->seg.detail;
         flatipc_i_bwriter_close(w);
@@ -3428,12 +4244,20 @@ static inline int flatipc_i_bstream_check(flatipc_broadcast_stream_writer *w, ui
     return FLATIPC_OK;
 }
 
-/** Frame header words: size and id; version 0, flags 0, reserved 0 (PROTOCOL.md §4). */
+/** Frame header words: size and id; the message's schema version, flags 0, reserved 0
+ *  (PROTOCOL.md §4, §6). */
 static inline void flatipc_i_bstream_publish(flatipc_broadcast_stream_writer *w, uint32_t id,
                                              uint32_t size, const void *message) {
     uint64_t head[2];
+    uint16_t version = 1;
+    for (uint32_t i = 0; i < w->count; i++) {
+        if (w->messages[i].id == id && w->messages[i].size == size) {
+            version = flatipc_i_message_version(&w->messages[i]);
+            break;
+        }
+    }
     head[0] = (uint64_t)size | ((uint64_t)id << 32);
-    head[1] = 0;
+    head[1] = version;
     flatipc_i_bpublish(&w->end, head, message, size);
 }
 
@@ -3646,11 +4470,13 @@ flatipc_broadcast_stream_reader_writer_alive(const flatipc_broadcast_stream_read
     return r->end.seg.base != NULL && flatipc_i_peer_alive(&r->end.seg, FLATIPC_I_WRITER);
 }
 
-/** The frame's message as type `m`: the data pointer if the frame carries m's id and exactly
- *  m's size, else NULL. The bytes still need the type's own validation. */
+/** The frame's message as type `m`: the data pointer if the frame carries m's id and at least
+ *  m's size (a newer writer version: m's prefix of it), else NULL (an older, smaller version is
+ *  not zero-extended on broadcast streams yet; a lossy copy too large for the buffer is NULL
+ *  too). The bytes still need the type's own validation. */
 static inline const void *flatipc_broadcast_frame_get(const flatipc_broadcast_frame *f,
                                                       const flatipc_message *m) {
-    return f->id == m->id && f->size == m->size ? f->data : NULL;
+    return f->id == m->id && f->size >= m->size ? f->data : NULL;
 }
 
 #ifdef __cplusplus

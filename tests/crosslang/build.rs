@@ -3,6 +3,13 @@
 //! optimised, and with AddressSanitizer and UndefinedBehaviorSanitizer; and the threaded
 //! broadcast stress run (`c/tsan.c`) with ThreadSanitizer, if the compiler can (the test that
 //! runs it says so when it could not be built).
+//!
+//! For the version-skew matrix (`tests/skew.rs`) it also generates the three releases of
+//! `schemas/evolution/` (`v1`, `v2` and the deliberately incompatible `conflict`), each into its
+//! own directory (`OUT_DIR/skew_<release>/market_evo.rs` and `.../include/market_evo.h`, as they
+//! declare the same library), and compiles the C skew peer (`c/skew.c`) once per release. That
+//! compile is allowed to fail: the build goes on with a warning and the skew tests report the
+//! compiler's output.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -57,6 +64,8 @@ fn main() -> Result<(), flatipc_gen::BuildError> {
     if let Err(e) = &tsan_built {
         println!("cargo:warning=the ThreadSanitizer stress run is not built: {e}");
     }
+    let skew_source = manifest.join("c/skew.c");
+    let skew = skew_peers(&root, &out, cc.path(), &warnings, &runtime_include, &skew_source)?;
     let env = [
         ("FLATIPC_XL_TSAN", if tsan_built.is_ok() { tsan } else { PathBuf::new() }),
         ("FLATIPC_XL_PEER", out.join("peer")),
@@ -70,7 +79,60 @@ fn main() -> Result<(), flatipc_gen::BuildError> {
     for (key, path) in env {
         println!("cargo:rustc-env={key}={}", path.display());
     }
+    for (key, path) in skew {
+        println!("cargo:rustc-env={key}={}", path.display());
+    }
     Ok(())
+}
+
+/// The releases of `schemas/evolution/` that the skew peers are built from: (directory under
+/// `schemas/evolution/`, the C peer's define).
+const SKEW_RELEASES: [(&str, &str); 3] =
+    [("v1", "-DSKEW_V1"), ("v2", "-DSKEW_V2"), ("conflict", "-DSKEW_CONFLICT")];
+
+/// Generates each skew release for Rust and C into `OUT_DIR/skew_<release>/` and compiles
+/// `source` (`c/skew.c`) against each header. Returns the environment the tests read:
+/// `FLATIPC_XL_SKEW_<RELEASE>` (the C peer, or an empty path when it did not compile) and
+/// `FLATIPC_XL_SKEW_C_ERRORS` (a file holding the compiler output of the failed compiles).
+fn skew_peers(
+    root: &Path,
+    out: &Path,
+    compiler: &Path,
+    warnings: &[&str],
+    runtime_include: &Path,
+    source: &Path,
+) -> Result<Vec<(String, PathBuf)>, flatipc_gen::BuildError> {
+    let mut env = Vec::new();
+    let mut errors = String::new();
+    for (release, define) in SKEW_RELEASES {
+        let dir = out.join(format!("skew_{release}"));
+        let include = dir.join("include");
+        flatipc_gen::Builder::new()
+            .schema(root.join(format!("schemas/evolution/{release}/market.fidl")))
+            .rust_out(&dir)
+            .c_out(&include)
+            .compile()?;
+        let exe = out.join(format!("skew-{release}"));
+        let includes = [runtime_include.to_path_buf(), include];
+        let built = try_compile(compiler, warnings, &["-O2", define], &includes, source, &exe);
+        let path = match built {
+            Ok(()) => exe,
+            Err(e) => {
+                println!(
+                    "cargo:warning=the C skew peer ({release}) is not built; the skew tests that \
+                     need it will fail with the compiler output"
+                );
+                errors.push_str(&format!("c/skew.c ({release}): {e}\n"));
+                PathBuf::new()
+            }
+        };
+        env.push((format!("FLATIPC_XL_SKEW_{}", release.to_uppercase()), path));
+    }
+    let errors_file = out.join("skew-c-errors.txt");
+    std::fs::write(&errors_file, errors)
+        .map_err(|source| flatipc_gen::BuildError::Io { path: errors_file.clone(), source })?;
+    env.push(("FLATIPC_XL_SKEW_C_ERRORS".to_string(), errors_file));
+    Ok(env)
 }
 
 /// Compiles `source` into the executable `exe`; a compiler error fails the build with its output.

@@ -25,12 +25,14 @@
 //! enum and bits members, `a_b_Name_MEMBER`. Messages also have `a_b_Name_VERSION` (the
 //! library's version), `a_b_Name_STEP_COUNT`, `a_b_Name_STEPS` (a `static const` array of
 //! `flatipc_gen_version_step`, defined in the common block, from the IR's steps) and
-//! `a_b_Name_has_<member>(uint16_t version)` per member added after version 1. Explicit padding
+//! `a_b_Name_has_<member>(uint16_t version)` per member added after version 1 (`flatipc.h`
+//! defines the step type too, both under `FLATIPC_GEN_VERSION_STEP_DEFINED`, and its
+//! `FLATIPC_MESSAGE(T)` carries `VERSION` and `STEPS` into the runtime). Explicit padding
 //! members are `_pad0`, `_pad1`, ... counted per type in declaration order, and members removed by
 //! schema evolution are `uint8_t _removed_<member>[K]` (the Rust backend uses the same names). Bounded strings
 //! are `{ len, data }`, bounded vectors `{ len, items }`. The runtime helpers add, per message,
 //! the names listed in `c/runtime.rs` (`a_b_Quote_recv`, ...) and, per library, a few more
-//! (`a_b_dispatch`, ...); names shared by every header start with
+//! (`a_b_dispatch`, `a_b_message_buffer`, ...); names shared by every header start with
 //! `FLATIPC_GEN_` / `flatipc_gen_`. [`name_clashes`] reports schemas whose names would collide
 //! after this mangling. `examples/c/README.md` documents the names for users.
 
@@ -195,6 +197,9 @@ const COMMON_BLOCK: &str = "\
 #endif
 FLATIPC_STATIC_ASSERT(sizeof(float) == 4, \"flatipc: float must be IEEE 754 binary32\");
 FLATIPC_STATIC_ASSERT(sizeof(double) == 8, \"flatipc: double must be IEEE 754 binary64\");
+/* flatipc.h defines the step type too, under the same guard, so either may come first. */
+#ifndef FLATIPC_GEN_VERSION_STEP_DEFINED
+#define FLATIPC_GEN_VERSION_STEP_DEFINED
 /** The layout of a message at one version of its schema (lib_Type_STEPS): the version at which
  *  it changed, its size in bytes and its layout fingerprint then (docs/EVOLUTION.md). */
 typedef struct flatipc_gen_version_step {
@@ -202,6 +207,7 @@ typedef struct flatipc_gen_version_step {
     uint32_t size;
     uint64_t fingerprint;
 } flatipc_gen_version_step;
+#endif
 #endif /* FLATIPC_GEN_COMMON_H */
 ";
 

@@ -147,6 +147,22 @@ static void stream(void) {
     say("size mismatch from_frame", market_data_Quote_from_frame(&odd) != NULL);
     say("null frame", market_data_dispatch(NULL, &h, &counts));
     say("quotes unchanged", counts.quotes);
+    /* An older, smaller version's frame as the reader hands it out: zero-extended into its
+     * buffer (`widened` is the reader's size), and a newer, larger one read in place. */
+    market_data_message_buffer buffer;
+    memset(&buffer, 0, sizeof buffer);
+    fill_quote(&buffer.Quote, 13);
+    odd.size = 8;
+    odd.widened = (uint32_t)sizeof quote;
+    odd.data = &buffer;
+    say("widened dispatch", market_data_dispatch(&odd, &h, &counts));
+    say("widened from_frame", market_data_Quote_from_frame(&odd) == &buffer.Quote);
+    odd.size = (uint32_t)sizeof quote + 16;
+    odd.widened = 0;
+    say("newer dispatch", market_data_dispatch(&odd, &h, &counts));
+    say("quotes", counts.quotes);
+    say("set_buffer", flatipc_stream_reader_set_buffer(&r, &buffer, sizeof buffer));
+    say("set_buffer too small", flatipc_stream_reader_set_buffer(&r, &buffer, 8));
     flatipc_stream_writer_close(&w);
     say("disconnected", flatipc_stream_reader_recv(&r, &f, -1));
     flatipc_stream_reader_close(&r);

@@ -26,6 +26,7 @@ typedef struct Msg {
 
 static flatipc_message msg_type(const char *fingerprint) {
     flatipc_message m;
+    memset(&m, 0, sizeof m); /* no version steps: "one step (1, size, fingerprint)" */
     m.fingerprint = strtoull(fingerprint, NULL, 16);
     m.id = 1;
     m.size = sizeof(Msg);

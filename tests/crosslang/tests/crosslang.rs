@@ -542,6 +542,214 @@ fn scribbled_streams_never_crash_the_sanitized_c_reader() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Schema evolution in the C runtime (docs/EVOLUTION.md §4-§5): the C peer's hand-written
+// version 3 of `Quote` (the version-2 layout plus `u64 venue_seq`) against the generated
+// version 2
+
+/// The C peer's version-3 `Quote`: its size and its (stand-in) layout fingerprint at version 3.
+const QUOTE_V3_SIZE: usize = 104;
+const QUOTE_V3_FP: u64 = 0x0003_c0ff_ee00_03ab;
+
+/// The result codes of `flatipc.h` for schema evolution.
+mod evo_code {
+    pub const CORRUPT_FRAME: i32 = -6;
+    pub const EPOCH_LOST: i32 = -28;
+}
+
+/// Versions 2, 3 and 5 of `Quote` on one typed channel, all in the sanitized C peer: epochs
+/// recorded and continued, steps merged, older messages zero-extended (after
+/// `FLATIPC_E_NEEDS_BUFFER` without a buffer), newer ones read in place, a diverged version 3
+/// and a version 5 that outgrew the slots refused, and a message whose epoch was overwritten
+/// skipped as lost.
+#[test]
+fn c_channel_peers_of_three_versions_share_a_ring() {
+    let _serial = serial();
+    let name = unique("evo-chan");
+    let _cleanup = Cleanup(name.clone());
+    let (status, lines) =
+        Peer::spawn(Lang::CAsan, &["evo-chan", &name]).finish(Duration::from_secs(30));
+    assert!(status.success(), "{status} {lines:?}");
+    assert!(lines.iter().any(|l| l == "EVO-CHAN OK"), "{lines:?}");
+}
+
+/// A Rust writer of version 2 fills a stream; a C reader of version 3 gets every frame
+/// zero-extended (`widened`), with the writer's version and size.
+#[test]
+fn a_newer_c_stream_reader_zero_extends_a_rust_writers_frames() {
+    const COUNT: u64 = 30;
+    let _serial = serial();
+    for lang in [Lang::C, Lang::CAsan] {
+        let name = unique("evo-stream-read");
+        let _cleanup = Cleanup(name.clone());
+        let options = StreamOptions { capacity: 4096, wait: WaitStrategy::Spin };
+        let mut w = StreamWriter::<Library>::create(&name, &options).expect("Rust writer");
+        for seq in 0..COUNT {
+            w.try_send(&quote(seq)).expect("send");
+        }
+        drop(w);
+        let count = COUNT.to_string();
+        let (status, lines) =
+            Peer::spawn(lang, &["evo-stream-read", &name, &count]).finish(Duration::from_secs(30));
+        assert!(status.success(), "{lang:?}: {status} {lines:?}");
+        let line = lines.iter().find(|l| l.starts_with("EVO-READ ")).expect("result line");
+        let (n, sum, end) = parse_result(line);
+        assert_eq!((n, sum, end.as_str()), (COUNT, channel_checksum(COUNT), "DISCONNECTED"));
+    }
+}
+
+/// A C writer of version 3 takes over a stream a Rust reader of version 2 created: it merges
+/// its steps into the message table and writes version 3 in each frame; the Rust reader
+/// re-checks the steps and reads its version-2 prefix in place.
+#[test]
+fn a_newer_c_stream_writer_upgrades_a_rust_readers_stream() {
+    const COUNT: u64 = 30;
+    let _serial = serial();
+    let name = unique("evo-stream-write");
+    let _cleanup = Cleanup(name.clone());
+    let options = StreamOptions { capacity: 4096, wait: WaitStrategy::Spin };
+    let mut reader = StreamReader::<Library>::create(&name, &options).expect("Rust reader");
+    let count = COUNT.to_string();
+    let (status, lines) = c_run(&["evo-stream-write", &name, &count]);
+    assert!(status.success(), "{status} {lines:?}");
+    let (n, sum, _) = parse_result(lines.iter().find(|l| l.starts_with("SENT ")).expect("SENT"));
+    assert_eq!((n, sum), (COUNT, channel_checksum(COUNT)));
+    // The Quote entry now records versions [1, 3], version 3's fingerprint and size.
+    let file = File::open(segment_path(&name)).expect("segment file");
+    let index = (0..4u64).find(|i| read_u32(&file, 128 + 64 * i + 8) == 0x102).expect("Quote");
+    let entry = 128 + 64 * index;
+    assert_eq!(read_u32(&file, entry + 20), u32::from_le_bytes([1, 3, 0, 0]), "versions");
+    assert_eq!(read_u64(&file, 3072 + 32 * index + 8), QUOTE_V3_FP, "version 3's fingerprint");
+    assert_eq!((read_u32(&file, entry + 12), read_u64(&file, entry)), (104, QUOTE_V3_FP));
+    for seq in 0..COUNT {
+        let frame = reader.try_recv().expect("frame");
+        assert_eq!((frame.version(), frame.bytes().len()), (3, QUOTE_V3_SIZE), "frame {seq}");
+        let q = frame.get::<Quote>().expect("a Quote").expect("valid");
+        assert_eq!(q.as_bytes(), quote(seq).as_bytes(), "the version-2 prefix of {seq}");
+        assert_eq!(frame.bytes()[96..], (seq * 7 + 1).to_le_bytes(), "venue_seq of {seq}");
+    }
+    assert!(matches!(reader.try_recv(), Err(RecvError::Disconnected)));
+}
+
+/// C broadcast writers record their version for readers of other versions: the typed one its
+/// writer epoch (PROTOCOL.md §5), the broadcast stream's each frame's header (§6).
+#[test]
+fn c_broadcast_writers_record_their_version() {
+    let _serial = serial();
+    let name = unique("evo-bcast");
+    let _cleanup = Cleanup(name.clone());
+    let (status, lines) = c_run(&["bcast-write", &name, "3", "spin", "16"]);
+    assert!(status.success(), "{lines:?}");
+    let file = File::open(segment_path(&name)).expect("segment file");
+    let epoch = (read_u64(&file, 2496), read_u64(&file, 2432), read_u64(&file, 2440));
+    assert_eq!(epoch, (1, 0, 2 | 96 << 32), "one epoch: from 0, version 2, 96 bytes");
+    let name = unique("evo-bstream");
+    let _cleanup = Cleanup(name.clone());
+    let (status, lines) = c_run(&["bstream-write", &name, "3", "spin", "16"]);
+    assert!(status.success(), "{lines:?}");
+    let file = File::open(segment_path(&name)).expect("segment file");
+    let slot_size = u64::from(read_u32(&file, 40));
+    for slot in 0..3 {
+        let version = read_u32(&file, 4096 + slot * slot_size + 8) & 0xFFFF;
+        assert_eq!(version, 2, "frame {slot}: market.data's version");
+    }
+}
+
+/// A scribble of an epoch table: what it is, where, the bytes, then what the C reader reports
+/// (its first error code, 0 for none, and that error's detail field) and how many messages it
+/// delivers and skips.
+type EpochCase = (&'static str, u64, Vec<u8>, i32, &'static str, u64, u64);
+
+/// A typed channel written by Rust (10 messages, epoch 0: version 2, 96 bytes), its epoch
+/// table scribbled; the sanitized C reader and the Rust reader read it to the end and must
+/// agree on what they deliver and what they skip.
+#[test]
+fn scribbled_epochs_are_skipped_alike_in_c_and_rust() {
+    use flatipc::channel::EpochProblem;
+    const META: u64 = 2440; // epoch 0's meta: version (u16), seq (u16), size (u32)
+    let _serial = serial();
+    let u16le = |v: u16| v.to_le_bytes().to_vec();
+    let u32le = |v: u32| v.to_le_bytes().to_vec();
+    let u64le = |v: u64| v.to_le_bytes().to_vec();
+    let cases: Vec<EpochCase> = vec![
+        ("intact", META, vec![], 0, "-", 10, 0),
+        ("version 0", META, u16le(0), evo_code::CORRUPT_FRAME, "epoch version", 0, 10),
+        ("version 256", META, u16le(256), evo_code::CORRUPT_FRAME, "epoch version", 0, 10),
+        (
+            "size beyond the slot",
+            META + 4,
+            u32le(200),
+            evo_code::CORRUPT_FRAME,
+            "epoch size",
+            0,
+            10,
+        ),
+        ("size of no layout", META + 4, u32le(88), evo_code::CORRUPT_FRAME, "epoch size", 0, 10),
+        ("older version, same layout", META, u16le(1), 0, "-", 10, 0),
+        (
+            "older version, smaller",
+            META,
+            u64le(1 | 64 << 32),
+            evo_code::CORRUPT_FRAME,
+            "epoch size",
+            0,
+            10,
+        ),
+        ("newer version, same size", META, u16le(3), 0, "-", 10, 0),
+        (
+            "newer version, smaller",
+            META,
+            u64le(3 | 64 << 32),
+            evo_code::CORRUPT_FRAME,
+            "epoch size",
+            0,
+            10,
+        ),
+        ("seq of another epoch", META + 2, u16le(7), evo_code::EPOCH_LOST, "epoch", 0, 10),
+        ("entry being rewritten", 2432, u64le(u64::MAX), evo_code::EPOCH_LOST, "epoch", 0, 10),
+        ("overwritten epochs", 2496, u64le(9), evo_code::EPOCH_LOST, "epoch", 0, 10),
+        // Epoch 0 is still in the table: positions before it precede every epoch.
+        ("start after the messages", 2432, u64le(100), 0, "-", 10, 0),
+        ("start mid-way", 2432, u64le(5), 0, "-", 10, 0),
+    ];
+    for (what, offset, bytes, code, field, delivered, skipped) in cases {
+        let [c_name, rust_name] = [unique("epoch"), unique("epoch")];
+        let _cleanup = (Cleanup(c_name.clone()), Cleanup(rust_name.clone()));
+        for name in [&c_name, &rust_name] {
+            rust_channel_segment(name);
+            scribble(name, offset, &bytes);
+        }
+        let peer = Peer::spawn(Lang::CAsan, &["chan-epoch", &c_name]);
+        let (status, lines) = peer.finish(Duration::from_secs(30));
+        assert!(status.success(), "{what}: {status} {lines:?}");
+        let result = lines.iter().find(|l| l.starts_with("RESULT ")).expect("RESULT line");
+        let words: Vec<&str> = result.split_whitespace().collect();
+        let want = format!("RESULT {code} {field} {delivered} {skipped} {}", code::DISCONNECTED);
+        assert_eq!(words.join(" "), want, "{what}: C");
+        // The Rust reader on an identical segment.
+        let mut reader = Reader::<Quote>::open(&rust_name, WaitStrategy::Spin).expect("open");
+        let (mut got, mut lost, mut problems) = (0, 0, Vec::new());
+        loop {
+            match reader.try_recv() {
+                Ok(_) => got += 1,
+                Err(RecvError::Epoch { problem, .. }) => {
+                    lost += 1;
+                    problems.push(problem);
+                }
+                Err(RecvError::Disconnected) => break,
+                Err(e) => panic!("{what}: Rust: {e}"),
+            }
+        }
+        assert_eq!((got, lost), (delivered, skipped), "{what}: Rust");
+        let kind_agrees = problems.iter().all(|p| match code {
+            evo_code::EPOCH_LOST => matches!(p, EpochProblem::Lost),
+            _ if field == "epoch version" => matches!(p, EpochProblem::Version { .. }),
+            _ => matches!(p, EpochProblem::Size { .. }),
+        });
+        assert!(kind_agrees, "{what}: Rust reported {problems:?}, C {code} {field}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The header compiles cleanly as C11 and as C++17
 
 fn compile(compiler: &str, args: &[&str], source: &Path) -> Result<(), String> {

@@ -7,18 +7,23 @@
 //! | generated | wraps |
 //! |---|---|
 //! | `lib_T_message()` | its `flatipc_message` table entry (`FLATIPC_MESSAGE(lib_T)`) |
-//! | `lib_T_channel_writer`, `lib_T_channel_reader` | typed channel handles (`raw` is the runtime's) |
+//! | `lib_T_channel_writer`, `lib_T_channel_reader` | typed channel handles (`raw` is the runtime's; the reader's `widened` is its buffer for older versions) |
 //! | `lib_T_channel_{writer,reader}_{create,open,open_or_create,close}` | `flatipc_channel_{writer,reader}_*`, without the message argument |
 //! | `lib_T_{loan,loan_timeout,commit,try_send,send}` | `flatipc_channel_writer_*`, typed |
 //! | `lib_T_{try_recv,recv,release}` | `flatipc_channel_reader_*`, typed, validated |
 //! | `lib_T_stream_{loan,loan_timeout,try_send,send}` | `flatipc_stream_writer_*` for `lib_T` |
 //! | `lib_T_from_frame(frame)` | `flatipc_frame_get`, validated |
 //! | `lib_MESSAGE_COUNT`, `lib_messages()` | the library's message table (declaration order) |
+//! | `lib_message_buffer` | a union of the messages, 16-aligned: a stream reader's buffer for zero-extended frames |
 //! | `lib_stream_{writer,reader}_{create,open,open_or_create}` | `flatipc_stream_*` with that table |
 //! | `lib_handlers`, `lib_dispatch(frame, handlers, ctx)` | one callback per message, validated |
 //!
 //! Everything that hands out a `const lib_T *` from a ring has checked it with `lib_T_validate`
 //! first; a typed channel message that fails is released (skipped), as the Rust reader does.
+//! Messages of another schema version (`docs/EVOLUTION.md` §4) are handed out as the runtime
+//! gives them: a newer writer's in place (the reader's prefix), an older, smaller writer's
+//! zero-extended into the reader's buffer (`lib_T_channel_reader.widened`, or a
+//! `lib_message_buffer` the user gives a stream reader), and validated there.
 //!
 //! The per-message helpers have one fixed shape in which only the type name varies, so they are
 //! a template ([`MESSAGE_TEMPLATE`]) instantiated per message; the parts whose shape depends on
@@ -57,9 +62,10 @@ pub(super) const MESSAGE_NAMES: [&str; 24] = [
 
 /// The names a library with messages adds, after `lib_` (kept equal to the generated ones by a
 /// test).
-pub(super) const LIBRARY_NAMES: [&str; 10] = [
+pub(super) const LIBRARY_NAMES: [&str; 11] = [
     "MESSAGE_COUNT",
     "messages",
+    "message_buffer",
     "stream_writer_create",
     "stream_writer_open",
     "stream_writer_open_or_create",
@@ -81,8 +87,8 @@ const RUNTIME_BLOCK: &str = "\
 #define FLATIPC_GEN_NO_HANDLER 0
 /** An id this library does not know (e.g. a newer writer's message): skip the frame. */
 #define FLATIPC_GEN_UNKNOWN_ID 2
-/** A known id in a frame whose size differs from the type's (a writer built from another
- *  schema; the stream's attach check makes this a corrupt frame). */
+/** A known id in a frame smaller than the type that is not an older version of it (a writer
+ *  built from another schema; the stream's attach check makes this a corrupt frame). */
 #define FLATIPC_GEN_SIZE_MISMATCH (-110)
 /** A description of a FLATIPC_GEN_* code, or flatipc_strerror(code) for any other code. */
 static inline const char *flatipc_gen_strerror(int code) {
@@ -94,7 +100,7 @@ static inline const char *flatipc_gen_strerror(int code) {
     case FLATIPC_GEN_INVALID_UTF8: return \"invalid message: a string that is not UTF-8\";
     case FLATIPC_GEN_INVALID_PADDING: return \"invalid message: non-zero padding\";
     case FLATIPC_GEN_UNKNOWN_ID: return \"a message id this library does not know\";
-    case FLATIPC_GEN_SIZE_MISMATCH: return \"a frame whose size differs from its message type's\";
+    case FLATIPC_GEN_SIZE_MISMATCH: return \"a frame whose size no version of its message type has\";
     default: return flatipc_strerror(code);
     }
 }
@@ -105,6 +111,12 @@ static inline int flatipc_gen_i_accept(flatipc_channel_reader *r, int invalid) {
         (void)flatipc_channel_reader_release(r);
     }
     return invalid;
+}
+/* Internal: ends a typed reader's attach that returned `rc`: on success gives the reader the
+ * buffer where messages of older, smaller versions of its type are zero-extended. */
+static inline int flatipc_gen_i_attached(flatipc_channel_reader *r, void *buffer, size_t len,
+                                         int rc) {
+    return rc == FLATIPC_OK ? flatipc_channel_reader_set_buffer(r, buffer, len) : rc;
 }
 #endif /* FLATIPC_GEN_RUNTIME_H */
 ";
@@ -123,9 +135,11 @@ typedef struct $T_channel_writer {
     flatipc_channel_writer raw;
 } $T_channel_writer;
 
-/** The reading end of a typed channel of `$T` (`raw`: the flatipc.h handle). */
+/** The reading end of a typed channel of `$T` (`raw`: the flatipc.h handle; `widened`: its
+ *  buffer for messages of older, smaller versions, set by the _create/_open helpers). */
 typedef struct $T_channel_reader {
     flatipc_channel_reader raw;
+    $T widened;
 } $T_channel_reader;
 
 /** flatipc_channel_writer_create for `$T`. */
@@ -150,17 +164,20 @@ static inline void $T_channel_writer_close($T_channel_writer *w) {
 
 /** flatipc_channel_reader_create for `$T`. */
 static inline int $T_channel_reader_create($T_channel_reader *r, const char *name, const flatipc_options *o) {
-    return flatipc_channel_reader_create(&r->raw, name, $T_message(), o);
+    int rc = flatipc_channel_reader_create(&r->raw, name, $T_message(), o);
+    return flatipc_gen_i_attached(&r->raw, &r->widened, sizeof r->widened, rc);
 }
 
 /** flatipc_channel_reader_open for `$T`. */
 static inline int $T_channel_reader_open($T_channel_reader *r, const char *name, flatipc_wait wait) {
-    return flatipc_channel_reader_open(&r->raw, name, $T_message(), wait);
+    int rc = flatipc_channel_reader_open(&r->raw, name, $T_message(), wait);
+    return flatipc_gen_i_attached(&r->raw, &r->widened, sizeof r->widened, rc);
 }
 
 /** flatipc_channel_reader_open_or_create for `$T`. */
 static inline int $T_channel_reader_open_or_create($T_channel_reader *r, const char *name, const flatipc_options *o) {
-    return flatipc_channel_reader_open_or_create(&r->raw, name, $T_message(), o);
+    int rc = flatipc_channel_reader_open_or_create(&r->raw, name, $T_message(), o);
+    return flatipc_gen_i_attached(&r->raw, &r->widened, sizeof r->widened, rc);
 }
 
 /** flatipc_channel_reader_close. */
@@ -204,9 +221,11 @@ static inline int $T_send($T_channel_writer *w, const $T *message, int64_t timeo
     return flatipc_channel_writer_send(&w->raw, message, timeout_ns);
 }
 
-/** Receives the next `$T` in place (valid until $T_release), checked with $T_validate. An
- *  invalid one is released (skipped) and its FLATIPC_GEN_INVALID_* code returned; else
- *  FLATIPC_E_EMPTY, FLATIPC_E_DISCONNECTED or another flatipc.h code. */
+/** Receives the next `$T` (valid until $T_release), checked with $T_validate: in place,
+ *  or zero-extended into `r->widened` when an older version wrote it (members it lacks read as
+ *  zero; flatipc_channel_reader_version(&r->raw) is the writer's version). An invalid one is
+ *  released (skipped) and its FLATIPC_GEN_INVALID_* code returned; else FLATIPC_E_EMPTY,
+ *  FLATIPC_E_DISCONNECTED or another flatipc.h code. */
 static inline int $T_try_recv($T_channel_reader *r, const $T **message) {
     const void *slot = NULL;
     int rc;
@@ -268,7 +287,8 @@ static inline int $T_stream_send(flatipc_stream_writer *w, const $T *message, in
     return flatipc_stream_writer_send(w, $T_MESSAGE_ID, (uint32_t)sizeof($T), message, timeout_ns);
 }
 
-/** The frame's message as a `$T`, in place: NULL unless the frame carries `$T`'s id and size
+/** The frame's message as a `$T` (flatipc_frame_get: in place, or zero-extended from an
+ *  older version): NULL unless the frame carries `$T`'s id and a size of some version of it,
  *  and passes $T_validate (lib_dispatch tells those cases apart). */
 static inline const $T *$T_from_frame(const flatipc_frame *frame) {
     const $T *m = (const $T *)flatipc_frame_get(frame, $T_message());
@@ -300,8 +320,9 @@ pub(super) fn emit(w: &mut Writer, schema: &Schema, lib: LibraryId) {
         " * their _create/_open/_open_or_create/_close, lib_T_loan/_loan_timeout/_commit/",
         " * _try_send/_send, lib_T_try_recv/_recv/_release (validated), lib_T_stream_loan/",
         " * _loan_timeout/_try_send/_send, lib_T_from_frame (validated). For the library:",
-        " * lib_MESSAGE_COUNT, lib_messages(), lib_stream_writer_* / lib_stream_reader_* (create,",
-        " * open, open_or_create) over that table, lib_handlers and lib_dispatch. */",
+        " * lib_MESSAGE_COUNT, lib_messages(), lib_message_buffer, lib_stream_writer_* /",
+        " * lib_stream_reader_* (create, open, open_or_create) over that table, lib_handlers and",
+        " * lib_dispatch. */",
     ] {
         w.line(line);
     }
@@ -321,6 +342,8 @@ pub(super) fn emit(w: &mut Writer, schema: &Schema, lib: LibraryId) {
     }
     w.blank();
     emit_table(w, &prefix, &library.name, &messages);
+    w.blank();
+    emit_buffer(w, &prefix, &library.name, &messages);
     w.blank();
     emit_stream_opens(w, &prefix);
     w.blank();
@@ -351,6 +374,26 @@ fn emit_table(w: &mut Writer, prefix: &str, library: &str, messages: &[(String, 
     w.line("}");
 }
 
+/// `lib_message_buffer`: a union of every message of the library, 16-byte aligned, for
+/// `flatipc_stream_reader_set_buffer`.
+fn emit_buffer(w: &mut Writer, prefix: &str, library: &str, messages: &[(String, &str)]) {
+    w.doc(&[
+        format!("Room for any message of `{library}`, 16-byte aligned: a stream reader's buffer,"),
+        "where it zero-extends frames that older versions of the messages wrote:".into(),
+        format!(
+            "`{prefix}_message_buffer buf; flatipc_stream_reader_set_buffer(&r, &buf, sizeof buf);`."
+        ),
+    ]);
+    w.line(format!("typedef union {prefix}_message_buffer {{"));
+    w.indent += 1;
+    for (c, name) in messages {
+        w.line(format!("{c} {name};"));
+    }
+    w.line("FLATIPC_ALIGNAS(16) unsigned char _flatipc_alignment[16];");
+    w.indent -= 1;
+    w.line(format!("}} {prefix}_message_buffer;"));
+}
+
 fn emit_stream_opens(w: &mut Writer, prefix: &str) {
     const OPTIONS: (&str, &str) = ("const flatipc_options *o", "o");
     const WAIT: (&str, &str) = ("flatipc_wait wait", "wait");
@@ -379,7 +422,9 @@ fn emit_stream_opens(w: &mut Writer, prefix: &str) {
 fn emit_dispatch(w: &mut Writer, prefix: &str, library: &str, messages: &[(String, &str)]) {
     w.doc(&[
         format!("One optional callback per message of `{library}`, for {prefix}_dispatch."),
-        "Each gets the message in place (valid until the frame is released) and `ctx`.".into(),
+        "Each gets the message (valid until the frame is released: in place, or the reader's"
+            .into(),
+        "zero-extended copy of an older version's) and `ctx`.".into(),
     ]);
     w.line(format!("typedef struct {prefix}_handlers {{"));
     w.indent += 1;
@@ -390,30 +435,36 @@ fn emit_dispatch(w: &mut Writer, prefix: &str, library: &str, messages: &[(Strin
     w.line(format!("}} {prefix}_handlers;"));
     w.blank();
     w.doc(&[
-        "Calls the handler of the frame's message, after checking the frame's size and the".into(),
-        "message's data rules. FLATIPC_GEN_HANDLED (a handler ran), FLATIPC_GEN_NO_HANDLER".into(),
-        "(valid, but its handler is NULL), FLATIPC_GEN_UNKNOWN_ID (skip the frame), or, without"
+        "Calls the handler of the frame's message, after checking the frame's size (a newer".into(),
+        "version's message is read in place, an older one's zero-extended by the reader: see"
             .into(),
-        "calling a handler, FLATIPC_GEN_SIZE_MISMATCH or a FLATIPC_GEN_INVALID_* code.".into(),
+        "flatipc_frame_get) and the message's data rules. FLATIPC_GEN_HANDLED (a handler ran),"
+            .into(),
+        "FLATIPC_GEN_NO_HANDLER (valid, but its handler is NULL), FLATIPC_GEN_UNKNOWN_ID (skip"
+            .into(),
+        "the frame), or, without calling a handler, FLATIPC_GEN_SIZE_MISMATCH or a".into(),
+        "FLATIPC_GEN_INVALID_* code.".into(),
     ]);
     w.line(format!(
         "static inline int {prefix}_dispatch(const flatipc_frame *frame, \
          const {prefix}_handlers *handlers, void *ctx) {{"
     ));
     w.indent += 1;
+    w.line("const void *data;");
     w.line("int rc;");
     w.line("if (frame == NULL) return FLATIPC_E_INVALID_ARGUMENT;");
     w.line("switch (frame->id) {");
     for (c, name) in messages {
         w.line(format!("case {c}_MESSAGE_ID:"));
         w.indent += 1;
-        w.line(format!("if (frame->size != sizeof({c})) return FLATIPC_GEN_SIZE_MISMATCH;"));
-        w.line(format!("rc = {c}_validate((const {c} *)frame->data);"));
+        w.line(format!("data = flatipc_frame_get(frame, {c}_message());"));
+        w.line("if (data == NULL) return FLATIPC_GEN_SIZE_MISMATCH;");
+        w.line(format!("rc = {c}_validate((const {c} *)data);"));
         w.line("if (rc != 0) return rc;");
         w.line(format!(
             "if (handlers == NULL || handlers->on_{name} == NULL) return FLATIPC_GEN_NO_HANDLER;"
         ));
-        w.line(format!("handlers->on_{name}((const {c} *)frame->data, ctx);"));
+        w.line(format!("handlers->on_{name}((const {c} *)data, ctx);"));
         w.line("return FLATIPC_GEN_HANDLED;");
         w.indent -= 1;
     }
@@ -492,5 +543,6 @@ mod tests {
         assert!(found.contains("shop_Order_recv") && found.contains("shop_dispatch"));
         assert!(found.contains("shop_Name_validate") && !found.contains("shop_Row_validate"));
         assert!(found.contains("shop_Cancel_STEPS") && found.contains("shop_Cancel_has_reason"));
+        assert!(found.contains("shop_message_buffer"));
     }
 }
