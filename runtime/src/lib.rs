@@ -76,7 +76,7 @@ pub use flat::{
 #[cfg(target_os = "linux")]
 pub use error::OpenError;
 #[cfg(target_os = "linux")]
-pub use segment::{Expect, MessageEntry, RingKind, Segment, SegmentSpec};
+pub use segment::{Expect, Inspection, Inspector, MessageEntry, RingKind, Segment, SegmentSpec};
 
 #[cfg(feature = "derive")]
 pub use flatipc_derive::FlatMessage;

@@ -26,29 +26,25 @@
 //! fills it would be a data race.
 
 mod copy;
+mod files;
 
-use std::fs::{self, File, Metadata, OpenOptions};
-use std::io;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
-use std::ptr::NonNull;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-
-use memmap2::{MmapOptions, MmapRaw};
 
 use crate::error::OpenError;
 use crate::os;
 use crate::ring::broadcast::{POLICY_LOSSY, POLICY_TETHERED, STATE_MASK};
 use crate::ring::core::{check, MAX_POSITION};
 
-use super::header::validate_header;
 use super::layout::*;
-use super::memory::Memory;
-use super::peer::any_lock_held;
-use super::spec::{Expect, MessageEntry, RingKind};
+use super::spec::{MessageEntry, RingKind};
 use super::{validate_name, Backing, Segment};
+use files::{check_file, map_and_validate, open_file};
 
 pub use copy::{Copied, Read};
+pub use files::Removal;
 
 /// A read-only view of a segment of any kind: see the [module documentation](self).
 #[derive(Debug)]
@@ -99,9 +95,10 @@ pub struct Inspection {
     pub peers: Vec<PeerInfo>,
     /// Broadcast reader entries that are claimed, active, held or were ever used.
     pub readers: Vec<ReaderInfo>,
-    /// Writer epochs still recorded (typed channel), oldest first.
+    /// Writer epochs still recorded (typed rings: typed channel and typed broadcast), oldest
+    /// first.
     pub epochs: Vec<EpochInfo>,
-    /// Writer epochs ever recorded (typed channel).
+    /// Writer epochs ever recorded (typed rings).
     pub epochs_recorded: u64,
     /// The wake line: parked flags.
     pub wake: WakeInfo,
@@ -120,7 +117,9 @@ impl Inspection {
     /// Whether any process still holds a lock of the segment: its creator, its writer, or a
     /// reader.
     pub fn any_alive(&self) -> bool {
-        self.creator_alive || self.peers.iter().any(|p| p.alive) || self.readers.iter().any(|r| r.alive)
+        self.creator_alive
+            || self.peers.iter().any(|p| p.alive)
+            || self.readers.iter().any(|r| r.alive)
     }
 }
 
@@ -213,7 +212,7 @@ pub struct ReaderInfo {
     pub alive: bool,
 }
 
-/// One writer epoch of a typed channel (`docs/PROTOCOL.md` §3 "Writer epochs").
+/// One writer epoch of a typed ring (`docs/PROTOCOL.md` §3 "Writer epochs", §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EpochInfo {
@@ -239,24 +238,6 @@ pub struct WakeInfo {
     pub readers_parked: u64,
 }
 
-/// What [`Segment::remove_if_unused`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Removal {
-    /// No process held any of the segment's locks: its file was removed (with `dry_run`,
-    /// would have been). `ready` is false for a segment whose creator died before making it
-    /// ready.
-    Removed {
-        /// Whether the segment was ready (a valid segment whose peers are all gone).
-        ready: bool,
-    },
-    /// A creator, peer or reader lock is held: the segment is in use and was left alone.
-    InUse,
-    /// The name now refers to another file than the one checked (a segment was created in
-    /// between): nothing was removed.
-    Replaced,
-}
-
 impl Segment {
     /// Reads everything segment `name` says about itself, without attaching to it: see
     /// [`Inspector`].
@@ -266,49 +247,6 @@ impl Segment {
     /// Those of [`Inspector::open`].
     pub fn inspect(name: &str) -> Result<Inspection, OpenError> {
         Ok(Inspector::open(name)?.snapshot())
-    }
-
-    /// Removes segment `name` if no process holds its creator lock or any peer or reader lock,
-    /// after checking that the name still refers to the file it checked; with `dry_run`, only
-    /// says whether it would.
-    ///
-    /// Only segments are candidates: a valid one (any kind) whose processes are all gone, or one
-    /// whose creator died before making it ready. A file with any other header error (foreign,
-    /// corrupt, another protocol version) is left alone and its error returned, as are files
-    /// flatipc does not trust (symbolic links, another owner, group or other permissions).
-    ///
-    /// # Errors
-    ///
-    /// [`OpenError::InvalidName`], [`OpenError::NotFound`], [`OpenError::Insecure`], the
-    /// header errors of [`Segment::open`] other than [`OpenError::NotReady`], or
-    /// [`OpenError::Io`].
-    pub fn remove_if_unused(name: &str, dry_run: bool) -> Result<Removal, OpenError> {
-        validate_name(name)?;
-        let path = Self::path(name);
-        let file = open_file(&path)?;
-        let meta = check_file(&file, &path)?;
-        let ready = match map_and_validate(&file, &path, &meta) {
-            Ok(_) => true,
-            Err(OpenError::NotReady { .. }) => false,
-            Err(e) => return Err(e),
-        };
-        let io = |op| {
-            let path = path.clone();
-            move |source| OpenError::Io { path, op, source }
-        };
-        if any_lock_held(&file).map_err(io("fcntl"))? {
-            return Ok(Removal::InUse);
-        }
-        match fs::symlink_metadata(&path) {
-            Ok(now) if (now.dev(), now.ino()) == (meta.dev(), meta.ino()) => {}
-            Ok(_) => return Ok(Removal::Replaced),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Removal::Replaced),
-            Err(e) => return Err(io("lstat")(e)),
-        }
-        if !dry_run {
-            fs::remove_file(&path).map_err(io("remove"))?;
-        }
-        Ok(Removal::Removed { ready })
     }
 }
 
@@ -327,7 +265,7 @@ impl Inspector {
     /// the `kind` byte changes while it is validated.
     pub fn open(name: &str) -> Result<Inspector, OpenError> {
         validate_name(name)?;
-        let path = Self::path_of(name);
+        let path = Segment::path(name);
         let file = open_file(&path)?;
         let meta = check_file(&file, &path)?;
         let (map, mem, geometry) = map_and_validate(&file, &path, &meta)?;
@@ -340,10 +278,6 @@ impl Inspector {
             readers_held: Default::default(),
         };
         Ok(Inspector { segment, file_id: (meta.dev(), meta.ino()) })
-    }
-
-    fn path_of(name: &str) -> PathBuf {
-        Segment::path(name)
     }
 
     /// The segment name.
@@ -383,9 +317,33 @@ impl Inspector {
         self.segment.mem.atomic_u64(OFF_WRITE_POS).load(Ordering::Acquire)
     }
 
+    /// `read_pos` of an SPSC ring, with Acquire; `None` for broadcast rings (each reader has
+    /// its own, [`Inspection::readers`]).
+    pub fn read_pos(&self) -> Option<u64> {
+        (!self.kind().is_broadcast()).then(|| self.spsc_read_pos())
+    }
+
     /// `read_pos` of an SPSC ring (meaningless for broadcast rings).
-    fn read_pos(&self) -> u64 {
+    fn spsc_read_pos(&self) -> u64 {
         self.segment.mem.atomic_u64(OFF_READ_POS).load(Ordering::Acquire)
+    }
+
+    /// `(write_pos, read_pos, consistent)` of an SPSC ring. `read_pos` is loaded between two
+    /// loads of `write_pos` (retried a few times until they agree): then `consistent` is true
+    /// and the pair keeps the ring invariant for honest peers. Otherwise (both sides kept
+    /// moving) the pair only has `read_pos ≤ write_pos`, `read_pos` being loaded first.
+    fn spsc_positions(&self) -> (u64, u64, bool) {
+        let mut write_pos = self.write_pos();
+        for _ in 0..8 {
+            let read_pos = self.spsc_read_pos();
+            let again = self.write_pos();
+            if again == write_pos {
+                return (write_pos, read_pos, true);
+            }
+            write_pos = again;
+        }
+        let read_pos = self.spsc_read_pos();
+        (self.write_pos(), read_pos, false)
     }
 
     /// Reads the header, the ring lines, the peer table and the reader table now.
@@ -393,31 +351,36 @@ impl Inspector {
         let seg = &self.segment;
         let mem = &seg.mem;
         let kind = seg.kind();
-        let write_pos = self.write_pos();
-        let read_pos = (!kind.is_broadcast()).then(|| self.read_pos());
         let mut problems = Vec::new();
-        match read_pos {
-            Some(read_pos) => {
-                if check(read_pos, write_pos, seg.capacity()).is_err() {
-                    problems.push(format!(
-                        "positions break read_pos ≤ write_pos ≤ read_pos + capacity < 2^62: \
-                         read_pos {read_pos}, write_pos {write_pos}, capacity {}",
-                        seg.capacity()
-                    ));
-                }
-                if kind == RingKind::FramedStream && (read_pos % 16 != 0 || write_pos % 16 != 0)
-                {
-                    problems.push(format!(
-                        "stream positions are not multiples of 16: read_pos {read_pos}, \
-                         write_pos {write_pos}"
-                    ));
-                }
-            }
-            None if write_pos >= MAX_POSITION => {
+        let (write_pos, read_pos) = if kind.is_broadcast() {
+            let write_pos = self.write_pos();
+            if write_pos >= MAX_POSITION {
                 problems.push(format!("write_pos {write_pos} is not below 2^62"));
             }
-            None => {}
-        }
+            (write_pos, None)
+        } else {
+            let (write_pos, read_pos, consistent) = self.spsc_positions();
+            // A pair read while both sides move only has `read_pos ≤ write_pos` for sure.
+            let broken = if consistent {
+                check(read_pos, write_pos, seg.capacity()).is_err()
+            } else {
+                read_pos > write_pos || write_pos >= MAX_POSITION
+            };
+            if broken {
+                problems.push(format!(
+                    "positions break read_pos ≤ write_pos ≤ read_pos + capacity < 2^62: \
+                     read_pos {read_pos}, write_pos {write_pos}, capacity {}",
+                    seg.capacity()
+                ));
+            }
+            if kind == RingKind::FramedStream && (read_pos % 16 != 0 || write_pos % 16 != 0) {
+                problems.push(format!(
+                    "stream positions are not multiples of 16: read_pos {read_pos}, \
+                     write_pos {write_pos}"
+                ));
+            }
+            (write_pos, Some(read_pos))
+        };
         let creator_alive = self.locked(OFF_CREATOR_LOCK);
         let peers = [PeerRole::Writer, PeerRole::Reader]
             .into_iter()
@@ -437,9 +400,9 @@ impl Inspector {
                 }
             })
             .collect();
-        let readers = (0..seg.max_readers()).filter_map(|i| self.reader(i, write_pos)).collect();
+        let readers: Vec<ReaderInfo> =
+            (0..seg.max_readers()).filter_map(|i| self.reader(i)).collect();
         for r in &readers {
-            let r: &ReaderInfo = r;
             if r.read_pos > write_pos && r.state == ReaderState::Active {
                 problems.push(format!(
                     "reader {} is at {} but write_pos is {write_pos}",
@@ -450,7 +413,7 @@ impl Inspector {
                 problems.push(format!("reader {} has an impossible state {byte}", r.index));
             }
         }
-        let (epochs, epochs_recorded) = if kind == RingKind::TypedChannel {
+        let (epochs, epochs_recorded) = if !kind.is_framed() {
             let recorded = mem.atomic_u64(OFF_EPOCHS).load(Ordering::Acquire);
             let oldest = recorded.saturating_sub(EPOCH_ENTRIES as u64);
             ((oldest..recorded).filter_map(|k| self.epoch(k)).collect(), recorded)
@@ -499,7 +462,7 @@ impl Inspector {
     }
 
     /// Broadcast reader entry `index`, unless it is free, unheld and was never used.
-    fn reader(&self, index: u32, _write_pos: u64) -> Option<ReaderInfo> {
+    fn reader(&self, index: u32) -> Option<ReaderInfo> {
         let mem = &self.segment.mem;
         let entry = self.segment.reader_entry(index);
         let state = mem.atomic_u32(entry + RD_STATE).load(Ordering::Acquire);
@@ -554,85 +517,4 @@ impl Inspector {
         #[allow(clippy::cast_possible_truncation)]
         Some(EpochInfo { number: k, start, version: meta as u16, size: (meta >> 32) as u32 })
     }
-}
-
-/// Opens an existing segment file as [`Segment::open`] does (`O_NOFOLLOW`: a symbolic link is
-/// refused), mapping the errors the same way.
-fn open_file(path: &Path) -> Result<File, OpenError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(|e| {
-            let path = path.to_path_buf();
-            match e.raw_os_error() {
-                Some(libc::ENOENT) => OpenError::NotFound { path },
-                Some(libc::ELOOP) => {
-                    OpenError::Insecure { path, reason: "it is a symbolic link".into() }
-                }
-                Some(libc::EISDIR) => {
-                    OpenError::Insecure { path, reason: "it is a directory".into() }
-                }
-                _ => OpenError::Io { path, op: "open", source: e },
-            }
-        })
-}
-
-/// The checks [`Segment::open`] makes before mapping a file: a regular file of this user with
-/// no group or other permissions.
-fn check_file(file: &File, path: &Path) -> Result<Metadata, OpenError> {
-    let insecure = |reason: String| OpenError::Insecure { path: path.to_path_buf(), reason };
-    let meta = file.metadata().map_err(|source| OpenError::Io {
-        path: path.to_path_buf(),
-        op: "fstat",
-        source,
-    })?;
-    if !meta.file_type().is_file() {
-        return Err(insecure("it is not a regular file".into()));
-    }
-    let euid = os::effective_uid();
-    if meta.uid() != euid {
-        return Err(insecure(format!("it is owned by uid {}, not by uid {euid}", meta.uid())));
-    }
-    if meta.mode() & 0o077 != 0 {
-        return Err(insecure(format!("its mode is {:04o}", meta.mode() & 0o7777)));
-    }
-    Ok(meta)
-}
-
-/// Maps the checked file and validates its header as [`Segment::open`] does, for the ring kind
-/// its `kind` byte names (a byte no kind has is reported as a bad `kind`, after every field
-/// the protocol checks before it).
-fn map_and_validate(
-    file: &File,
-    path: &Path,
-    meta: &Metadata,
-) -> Result<(MmapRaw, Memory, super::Geometry), OpenError> {
-    let file_size = meta.len();
-    let bad = |found: String, expected: &str| OpenError::BadHeader {
-        path: path.to_path_buf(),
-        field: "file size",
-        found,
-        expected: expected.to_owned(),
-    };
-    if file_size < DATA_OFFSET as u64 {
-        return Err(bad(file_size.to_string(), "at least 4096 bytes"));
-    }
-    let len = usize::try_from(file_size)
-        .ok()
-        .filter(|len| *len <= isize::MAX as usize)
-        .ok_or_else(|| bad(file_size.to_string(), "a mappable size"))?;
-    let io_err =
-        |source| OpenError::Io { path: path.to_path_buf(), op: "mmap", source };
-    let map = MmapOptions::new().len(len).map_raw(file).map_err(io_err)?;
-    let base =
-        NonNull::new(map.as_mut_ptr()).ok_or_else(|| io_err(io::ErrorKind::Other.into()))?;
-    // The `Memory` invariants hold: `base` starts a shared, readable and writable mapping of
-    // exactly `len ≤ isize::MAX` bytes, page-aligned, which `map` keeps mapped and which the
-    // returned `Segment` keeps alive (its `mem` is declared before its `backing`).
-    let mem = Memory { base, len };
-    let kind = RingKind::from_byte(mem.load_u8(OFF_KIND)).unwrap_or(RingKind::TypedChannel);
-    let geometry = validate_header(&mem, path, file_size, &Expect { kind, messages: Vec::new() })?;
-    Ok((map, mem, geometry))
 }

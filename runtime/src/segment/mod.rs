@@ -12,7 +12,10 @@
 //!   open-file-description lock on its byte of the peer table; the kernel drops it when the
 //!   process dies.
 //! - **A live segment is never removed.** [`Segment::open_or_create`] removes a segment only when
-//!   it fails to open and no process holds any of its locks.
+//!   it fails to open and no process holds any of its locks; [`Segment::remove_if_unused`]
+//!   (`flatipc clean`) only when no process holds any of its locks.
+//! - **Inspection is read-only.** [`Inspector`] (`flatipc ls`, `stat`, `tail`) validates the
+//!   header as [`Segment::open`] does, then only loads: no store, no lock, no reader entry.
 //!
 //! flatipc supports Linux only (shared futexes, `F_OFD_SETLK`, `/dev/shm`).
 
@@ -35,6 +38,7 @@ compile_error!("flatipc segments record pointer_width = 8; only 64-bit hosts are
 
 mod create;
 mod header;
+pub mod inspect;
 pub(crate) mod layout;
 mod memory;
 mod open;
@@ -45,6 +49,7 @@ pub(crate) mod spec;
 mod test_support;
 
 pub(crate) use header::check_message;
+pub use inspect::{Inspection, Inspector};
 pub use spec::{Expect, MessageEntry, RingKind, SegmentSpec};
 
 use layout::*;
