@@ -18,11 +18,17 @@
 //!   capacity / 2`, else below the next multiple of `capacity` plus `capacity / 2`. The copy of
 //!   the frame at `p` is whole if that bound is at most `p + capacity`, or if `read_pos ≤ p`.
 //!
-//! (The SPSC writers publish slots with plain stores and no fence after `write_pos`, so for
-//! those two kinds the check relies on the hardware keeping stores in order, as x86-64 does;
-//! the broadcast rings' seqlock is exact on every architecture.)
+//! (The SPSC writers publish slots with plain stores and no fence after `write_pos`, so the
+//! writer-position test relies on the hardware keeping stores in order, as x86-64 does: on
+//! other architectures only the `read_pos ≤ p` test is used ([`WRITER_BOUND_EXACT`]), and a
+//! message the reader has released is reported lost rather than risk a torn copy. The broadcast
+//! rings' seqlock is exact on every architecture.)
 
 use std::sync::atomic::{fence, AtomicU64, Ordering};
+
+/// Whether the SPSC copies may trust the writer's position (stores become visible in program
+/// order: x86-64), see the module docs.
+const WRITER_BOUND_EXACT: bool = cfg!(target_arch = "x86_64");
 
 use crate::ring::broadcast::seq_done;
 use crate::ring::core::{check_frame, wrap, FrameKind, FRAME_HEADER, MAX_POSITION};
@@ -152,7 +158,7 @@ impl Inspector {
         // The copy's loads come before the positions' reloads.
         fence(Ordering::Acquire);
         let (write_pos, read_pos) = (self.write_pos(), self.spsc_read_pos());
-        if write_pos < position + capacity || read_pos <= position {
+        if (WRITER_BOUND_EXACT && write_pos < position + capacity) || read_pos <= position {
             let id = table.id;
             Read::Message(Copied { position, next: position + 1, id, version, size })
         } else {
@@ -282,7 +288,9 @@ impl Inspector {
         } else {
             (write_pos - offset).saturating_add(capacity).saturating_add(half)
         };
-        if read_pos <= position || bound <= position.saturating_add(capacity) {
+        if read_pos <= position
+            || (WRITER_BOUND_EXACT && bound <= position.saturating_add(capacity))
+        {
             Ok(())
         } else {
             Err(read_pos)
