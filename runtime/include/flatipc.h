@@ -16,12 +16,14 @@
  *     reclaims it if it dies) or lossy (validated copies; never slows the writer; counts what
  *     it missed) (PROTOCOL.md §5, §6);
  *   - wait strategies: spin, spin-then-yield, spin-then-park on a shared futex (PROTOCOL.md §3);
- *   - schema evolution (docs/EVOLUTION.md §4-§5) on the framed stream and the typed channel:
- *     peers built from different versions of a schema share a ring. Message tables record each
- *     message's version steps, attach compares the steps both sides know, a newer writer merges
- *     its own; a reader reads a newer writer's message in place (its prefix) and zero-extends an
- *     older, smaller one into a buffer it is given (flatipc_*_reader_set_buffer). Broadcast
- *     writers record their versions; broadcast readers do not read other versions yet.
+ *   - schema evolution (docs/EVOLUTION.md §4-§5) on every ring: peers built from different
+ *     versions of a schema share it. Message tables record each message's version steps,
+ *     attach compares the steps both sides know, a newer writer merges its own and records its
+ *     version (typed rings: a writer epoch; framed rings: each frame's version); a reader reads
+ *     a newer writer's message in place (its prefix) and zero-extends an older, smaller one:
+ *     a copy where it was copied, one read in place into a buffer it is given
+ *     (flatipc_*_reader_set_buffer), and re-checks the steps of a writer version it meets
+ *     first.
  * Not provided: in-process (heap) rings, and message validation beyond the ring's own bounds
  * (apply the generated `lib_Type_validate` before trusting a message's fields).
  *
@@ -105,11 +107,12 @@
  *   frame_get; the macros FLATIPC_MESSAGE(T), FLATIPC_MESSAGE_NO_ID(T) and FLATIPC_ALIGNAS(n);
  *   broadcast_options_default, broadcast_reader_options_default;
  *   broadcast_writer_{create,open,open_or_create,close,try_send,send,loan,commit,position};
- *   broadcast_reader_{open,open_or_create,close,try_recv,recv,release,missed,writer_alive};
+ *   broadcast_reader_{open,open_or_create,close,try_recv,recv,release,missed,writer_alive,
+ *                     set_buffer,version,size};
  *   broadcast_stream_writer_{create,open,open_or_create,close,try_send,send,loan,commit,
  *                            position};
  *   broadcast_stream_reader_{open,open_or_create,close,try_recv,recv,release,missed,
- *                            writer_alive};
+ *                            writer_alive,set_buffer};
  *   broadcast_frame_get.
  *
  * Names starting with `flatipc_i_` / `FLATIPC_I_` are internal.
@@ -198,9 +201,9 @@ enum flatipc_err {
     FLATIPC_E_CORRUPT = -5,
     /** A stream frame header holds an impossible size; the reader stays at that frame.
      *  Broadcast rings: a frame size beyond its slot, or a sequence word below its position's;
-     *  that message is skipped (detail.field: "size" or "seq"). Typed channel: the writer
-     *  epoch of the message records an impossible version or size (detail.field "epoch
-     *  version" or "epoch size"); that message is skipped. */
+     *  that message is skipped (detail.field: "size" or "seq"). Typed rings (channel and
+     *  broadcast): the writer epoch of the message records an impossible version or size
+     *  (detail.field "epoch version" or "epoch size"); that message is skipped. */
     FLATIPC_E_CORRUPT_FRAME = -6,
     /** The message is larger than the largest frame the stream's capacity allows. */
     FLATIPC_E_TOO_LARGE = -7,
@@ -252,14 +255,15 @@ enum flatipc_err {
      *  "slot_size"; detail.found what it needs, detail.expected what the ring allows. */
     FLATIPC_E_CANNOT_UPGRADE = -26,
     /** A message written by an older version of its schema is smaller than the reader's type and
-     *  must be zero-extended into a buffer, and none is set: set one with
-     *  flatipc_stream_reader_set_buffer / flatipc_channel_reader_set_buffer and call again (the
-     *  reader stays at the message). detail.found the writer's size, detail.expected ours. */
+     *  must be zero-extended into a buffer, and none is set: set one with the reader's
+     *  set_buffer (flatipc_channel_reader_, flatipc_stream_reader_, flatipc_broadcast_reader_,
+     *  flatipc_broadcast_stream_reader_set_buffer) and call again (the reader stays at the
+     *  message). detail.found the writer's size, detail.expected ours. */
     FLATIPC_E_NEEDS_BUFFER = -27,
-    /** Typed channel: the writer epoch of the message (PROTOCOL.md §3 "Writer epochs") is no
-     *  longer recorded (more than 4 writers attached since it was written), so its version and
-     *  size are unknown; the message was released (skipped). detail.pid_or_position: its
-     *  position. */
+    /** Typed rings (channel and broadcast): the writer epoch of the message (PROTOCOL.md §3
+     *  "Writer epochs") is no longer recorded (more than 4 writers attached since it was
+     *  written), so its version and size are unknown; the message was released (skipped).
+     *  detail.pid_or_position: its position. */
     FLATIPC_E_EPOCH_LOST = -28
 };
 
@@ -293,7 +297,7 @@ static inline const char *flatipc_strerror(int code) {
     case FLATIPC_E_SLOT_TOO_SMALL: return "the message does not fit in this broadcast stream's slots: the ring was created for smaller messages; recreate it from this library";
     case FLATIPC_E_VERSION_MISMATCH: return "the peer's schema diverged from ours at a version both know (a message's layout differs there): build both peers from compatible releases of the schema (check with flatipc-gen compat)";
     case FLATIPC_E_CANNOT_UPGRADE: return "this newer writer cannot take over the ring: its message needs a 5th version step or does not fit the ring's frames or slots; remove the segment while no peer is attached and let the newer peer create it";
-    case FLATIPC_E_NEEDS_BUFFER: return "a message of an older schema version must be zero-extended into a buffer: set one with flatipc_stream_reader_set_buffer or flatipc_channel_reader_set_buffer and receive again";
+    case FLATIPC_E_NEEDS_BUFFER: return "a message of an older schema version must be zero-extended into a buffer: set one with the reader's set_buffer (flatipc_channel_reader_set_buffer, flatipc_stream_reader_set_buffer, flatipc_broadcast_reader_set_buffer, flatipc_broadcast_stream_reader_set_buffer) and receive again";
     case FLATIPC_E_EPOCH_LOST: return "the message was skipped: its writer's epoch is no longer recorded (more than 4 writers attached since it was written); keep readers within 4 writer restarts of the writer";
     default: return "unknown flatipc error code";
     }
@@ -978,8 +982,8 @@ static inline int flatipc_i_find_entry(const uint8_t *b, uint32_t count, uint32_
  *  id (required unless the ring of `kind` is framed: framed readers skip ids they do not know),
  *  the same alignment, the steps both know (FLATIPC_E_VERSION_MISMATCH where they disagree
  *  above version 1, FLATIPC_E_TYPE_MISMATCH at version 1) and, when both are at the same
- *  newest version or the ring is a typed broadcast ring (no writer epochs: one version), the
- *  same size and fingerprint. */
+ *  newest version, the same size and fingerprint. Every kind of ring alike: the typed rings
+ *  tell versions apart by writer epochs, the framed ones by each frame's version. */
 static inline int flatipc_i_check_message(flatipc_segment *s, uint32_t kind, uint32_t count,
                                           const flatipc_message *want,
                                           const flatipc_i_steps *mine) {
@@ -1007,8 +1011,7 @@ static inline int flatipc_i_check_message(flatipc_segment *s, uint32_t kind, uin
         flatipc_i_detail(s, "message steps", disagree, want->id);
         return FLATIPC_E_VERSION_MISMATCH;
     }
-    int one_version = kind == FLATIPC_KIND_BROADCAST;
-    if (disagree == 0 && !one_version && their_version != my_version) {
+    if (disagree == 0 && their_version != my_version) {
         if (align != want->align) {
             flatipc_i_detail(s, "message align", align, want->align);
             return FLATIPC_E_TYPE_MISMATCH;
@@ -1028,7 +1031,8 @@ static inline int flatipc_i_check_message(flatipc_segment *s, uint32_t kind, uin
         return FLATIPC_E_TYPE_MISMATCH;
     }
     if (their_version != my_version) {
-        /* A typed broadcast ring carries one version: use a broadcast stream to mix them. */
+        /* They disagree at version 1 (the layouts differ) yet their size, alignment and
+         * fingerprint agree: still two different types (the Rust "version X vs Y"). */
         flatipc_i_detail(s, "message version", their_version, my_version);
         return FLATIPC_E_TYPE_MISMATCH;
     }
@@ -2027,16 +2031,24 @@ typedef struct flatipc_i_epoch {
     uint16_t version;
 } flatipc_i_epoch;
 
+/** What a reader of a typed ring (the channel, §3, and the typed broadcast ring, §5) knows of
+ *  the writer versions (the Rust `Epochs<T>`): the epoch last resolved, the buffer into which it
+ *  zero-extends older messages, the newest writer version whose steps it compared with its
+ *  type's, and the writer version and size of the message it holds. */
+typedef struct flatipc_i_epochs {
+    flatipc_i_epoch epoch;
+    void *buffer;           /**< the reader's set_buffer, or NULL */
+    size_t buffer_len;
+    uint16_t checked;       /**< the newest writer version compared with ours (EVOLUTION §5) */
+    uint16_t held_version;  /**< writer version of the message last received */
+    uint32_t held_size;     /**< writer size of the message last received */
+} flatipc_i_epochs;
+
 /** The reading end of a typed channel. */
 typedef struct flatipc_channel_reader {
     flatipc_i_end end;
     flatipc_message type;
-    void *buffer;           /**< flatipc_channel_reader_set_buffer, or NULL */
-    size_t buffer_len;
-    flatipc_i_epoch epoch;
-    uint16_t checked;       /**< the newest writer version compared with ours (EVOLUTION §5) */
-    uint16_t held_version;  /**< writer version of the message last received */
-    uint32_t held_size;     /**< writer size of the message last received */
+    flatipc_i_epochs epochs;
 } flatipc_channel_reader;
 
 /* --- writer epochs (PROTOCOL.md §3 "Writer epochs") -------------------------------------- */
@@ -2303,22 +2315,34 @@ static inline uint64_t flatipc_channel_writer_position(const flatipc_channel_wri
     return w->end.pos;
 }
 
-/** Sets up a channel reader's evolution state after its attach returned `rc`: no buffer, no
+/** Sets up a typed-ring reader's version state after its attach returned `rc`: no buffer, no
  *  epoch resolved, and the writer version compared at attach (flatipc_i_checked_version). */
-static inline int flatipc_i_channel_reader_init(flatipc_channel_reader *r, int rc) {
-    r->buffer = NULL;
-    r->buffer_len = 0;
-    memset(&r->epoch, 0, sizeof r->epoch);
-    r->checked = 0;
-    r->held_version = 0;
-    r->held_size = 0;
+static inline int flatipc_i_epochs_init(flatipc_i_epochs *v, const flatipc_segment *s,
+                                        const flatipc_message *type, int rc) {
+    memset(v, 0, sizeof *v);
     flatipc_i_steps mine;
-    if (rc == FLATIPC_OK && flatipc_i_message_steps(&r->type, &mine)) {
-        uint32_t count =
-            flatipc_i_ld32(r->end.seg.base, FLATIPC_I_OFF_MESSAGE_COUNT, __ATOMIC_RELAXED);
-        r->checked = flatipc_i_checked_version(&r->end.seg, count, &r->type, &mine);
+    if (rc == FLATIPC_OK && flatipc_i_message_steps(type, &mine)) {
+        uint32_t count = flatipc_i_ld32(s->base, FLATIPC_I_OFF_MESSAGE_COUNT, __ATOMIC_RELAXED);
+        v->checked = flatipc_i_checked_version(s, count, type, &mine);
     }
     return rc;
+}
+
+/** The rules of the typed readers' set_buffer: `len` >= type.size bytes, aligned for the
+ *  type (NULL removes the buffer). */
+static inline int flatipc_i_epochs_set_buffer(flatipc_i_epochs *v, const flatipc_message *type,
+                                              void *buffer, size_t len) {
+    size_t align = type->align == 0 ? 1 : (size_t)type->align;
+    if (buffer != NULL && (len < type->size || (uintptr_t)buffer % align != 0)) {
+        return FLATIPC_E_INVALID_ARGUMENT;
+    }
+    v->buffer = buffer;
+    v->buffer_len = buffer == NULL ? 0 : len;
+    return FLATIPC_OK;
+}
+
+static inline int flatipc_i_channel_reader_init(flatipc_channel_reader *r, int rc) {
+    return flatipc_i_epochs_init(&r->epochs, &r->end.seg, &r->type, rc);
 }
 
 /** Creates segment `name` and attaches as its reader (a writer may attach later). */
@@ -2373,36 +2397,30 @@ static inline int flatipc_channel_reader_set_buffer(flatipc_channel_reader *r, v
     if (r->end.seg.base == NULL || r->end.busy) {
         return FLATIPC_E_STATE;
     }
-    size_t align = r->type.align == 0 ? 1 : (size_t)r->type.align;
-    if (buffer != NULL && (len < r->type.size || (uintptr_t)buffer % align != 0)) {
-        return FLATIPC_E_INVALID_ARGUMENT;
-    }
-    r->buffer = buffer;
-    r->buffer_len = buffer == NULL ? 0 : len;
-    return FLATIPC_OK;
+    return flatipc_i_epochs_set_buffer(&r->epochs, &r->type, buffer, len);
 }
 
 /** The writer's schema version of the message last received (its type's VERSION; 0 before
  *  the first). Older than the reader's: the members added since read as zero
  *  (`lib_T_has_<member>(version)` says which); newer: the reader sees its prefix. */
 static inline uint16_t flatipc_channel_reader_version(const flatipc_channel_reader *r) {
-    return r->held_version;
+    return r->epochs.held_version;
 }
 
 /** The writer's size of the message last received (sizeof its type; 0 before the first). */
 static inline uint32_t flatipc_channel_reader_size(const flatipc_channel_reader *r) {
-    return r->held_size;
+    return r->epochs.held_size;
 }
 
-/** Finds and checks the writer epoch of the committed position `pos` (PROTOCOL.md §3 "Writer
- *  epochs"), the slow path: once per epoch, and per batch of the newest one. */
-static inline int flatipc_i_channel_resolve(flatipc_channel_reader *r, uint64_t pos) {
-    flatipc_i_end *e = &r->end;
-    flatipc_segment *s = &e->seg;
-    flatipc_i_epoch *cur = &r->epoch;
-    /* Positions below the write_pos loaded last (before the load of `epochs` below, SYNC POINT
-     * A) belong to epochs that load sees: a writer records its epoch before it publishes. */
-    uint64_t committed = e->cached;
+/** Finds and checks the writer epoch of position `pos` (PROTOCOL.md §3 "Writer epochs"), the
+ *  slow path: once per epoch, and per batch of the newest one. `pos` and every position below
+ *  `committed` were seen published (an Acquire load of write_pos or of the slot's sequence
+ *  word, SYNC POINT A or L, made before this call): a writer records its epoch before it
+ *  publishes, so the load of `epochs` below sees the epochs that cover them. */
+static inline int flatipc_i_epochs_resolve(flatipc_i_epochs *v, flatipc_segment *s,
+                                           const flatipc_message *type, uint64_t pos,
+                                           uint64_t committed) {
+    flatipc_i_epoch *cur = &v->epoch;
     /* SYNC POINT E' (Acquire): pairs with the writers' Release stores of `epochs`. */
     uint64_t c = flatipc_i_ld64(s->base, FLATIPC_I_OFF_EPOCHS, __ATOMIC_ACQUIRE);
     if (cur->newest && cur->count == c && pos >= cur->from) {
@@ -2424,8 +2442,8 @@ static inline int flatipc_i_channel_resolve(flatipc_channel_reader *r, uint64_t 
             has_next = 1;
         }
     }
-    uint16_t version = flatipc_i_message_version(&r->type);
-    uint32_t size = r->type.size;
+    uint16_t version = flatipc_i_message_version(type);
+    uint32_t size = type->size;
     if (found) {
         version = (uint16_t)(meta & 0xFFFFu);
         size = (uint32_t)(meta >> 32);
@@ -2437,19 +2455,19 @@ static inline int flatipc_i_channel_resolve(flatipc_channel_reader *r, uint64_t 
         flatipc_i_detail(s, "epoch", c, oldest);
         return FLATIPC_E_EPOCH_LOST;
     }
-    uint16_t mine = flatipc_i_message_version(&r->type);
-    uint32_t at = version < mine ? flatipc_i_size_at(&r->type, version) : r->type.size;
+    uint16_t mine = flatipc_i_message_version(type);
+    uint32_t at = version < mine ? flatipc_i_size_at(type, version) : type->size;
     if (version == 0 || version > FLATIPC_MAX_SCHEMA_VERSION) {
         flatipc_i_detail(s, "epoch version", version, FLATIPC_MAX_SCHEMA_VERSION);
         return FLATIPC_E_CORRUPT_FRAME;
     }
-    if (size > s->slot_size || (version == mine && size != r->type.size) ||
-        (version > mine && size < r->type.size) || (version < mine && size != at)) {
+    if (size > s->slot_size || (version == mine && size != type->size) ||
+        (version > mine && size < type->size) || (version < mine && size != at)) {
         flatipc_i_detail(s, "epoch size", size, size > s->slot_size ? s->slot_size : at);
         return FLATIPC_E_CORRUPT_FRAME;
     }
-    if (version > r->checked) {
-        int rc = flatipc_i_recheck(s, &r->type, version, &r->checked);
+    if (version > v->checked) {
+        int rc = flatipc_i_recheck(s, type, version, &v->checked);
         if (rc != FLATIPC_OK) {
             return rc;
         }
@@ -2460,8 +2478,38 @@ static inline int flatipc_i_channel_resolve(flatipc_channel_reader *r, uint64_t 
     cur->count = c;
     cur->version = version;
     cur->size = size;
-    cur->widen = version < mine && size < r->type.size;
+    cur->widen = version < mine && size < type->size;
     return FLATIPC_OK;
+}
+
+/** Makes the cached epoch that of position `pos` (see flatipc_i_epochs_resolve), resolving it
+ *  when `pos` lies outside it. On an error (a lost or impossible epoch, or a writer whose
+ *  schema diverged: the caller skips the message) the detail names `pos` and the next position
+ *  resolves again. */
+static inline int flatipc_i_epochs_at(flatipc_i_epochs *v, flatipc_segment *s,
+                                      const flatipc_message *type, uint64_t pos,
+                                      uint64_t committed) {
+    if (pos >= v->epoch.from && pos < v->epoch.end) {
+        return FLATIPC_OK;
+    }
+    int rc = flatipc_i_epochs_resolve(v, s, type, pos, committed);
+    if (rc != FLATIPC_OK) {
+        s->detail.pid_or_position = pos;
+        v->epoch.end = 0;
+    }
+    return rc;
+}
+
+/** Zero-extends the current epoch's message at `from` (its epoch's size bytes, which no one
+ *  writes meanwhile) into `into` (type.size bytes; it may be `from` itself, a copy that holds
+ *  type.size bytes, whose tail is then cleared), never reading past the writer's bytes. Only
+ *  when the epoch says `widen` (its size is below type.size). */
+static inline void flatipc_i_epochs_widen(const flatipc_i_epochs *v, const flatipc_message *type,
+                                          const void *from, void *into) {
+    if (into != from) {
+        memcpy(into, from, v->epoch.size);
+    }
+    memset((uint8_t *)into + v->epoch.size, 0, type->size - v->epoch.size);
 }
 
 /** Hands out the committed message at the reader's position: in place, or zero-extended into
@@ -2470,33 +2518,30 @@ static inline int flatipc_i_channel_resolve(flatipc_channel_reader *r, uint64_t 
  *  returned; FLATIPC_E_NEEDS_BUFFER keeps the reader at the message. */
 static inline int flatipc_i_channel_hold(flatipc_channel_reader *r, const void **message) {
     flatipc_i_end *e = &r->end;
+    flatipc_i_epochs *v = &r->epochs;
     uint64_t pos = e->pos;
-    if (pos < r->epoch.from || pos >= r->epoch.end) {
-        int rc = flatipc_i_channel_resolve(r, pos);
-        if (rc != FLATIPC_OK) {
-            e->seg.detail.pid_or_position = pos;
-            r->epoch.end = 0; /* resolve again at the next position */
-            flatipc_i_release(e, 1);
-            return rc;
-        }
+    /* Positions below the write_pos loaded last (SYNC POINT A) are committed. */
+    int rc = flatipc_i_epochs_at(v, &e->seg, &r->type, pos, e->cached);
+    if (rc != FLATIPC_OK) {
+        flatipc_i_release(e, 1);
+        return rc;
     }
     const uint8_t *slot = flatipc_i_slot(e, pos);
-    if (r->epoch.widen) {
-        if (r->buffer == NULL) {
-            flatipc_i_detail(&e->seg, "buffer", r->epoch.size, r->type.size);
+    if (v->epoch.widen) {
+        if (v->buffer == NULL) {
+            flatipc_i_detail(&e->seg, "buffer", v->epoch.size, r->type.size);
             e->seg.detail.pid_or_position = pos;
             return FLATIPC_E_NEEDS_BUFFER;
         }
         /* The epoch's size is below the type's size (the buffer's) and within the slot. */
-        memcpy(r->buffer, slot, r->epoch.size);
-        memset((uint8_t *)r->buffer + r->epoch.size, 0, r->type.size - r->epoch.size);
-        *message = r->buffer;
+        flatipc_i_epochs_widen(v, &r->type, slot, v->buffer);
+        *message = v->buffer;
     } else {
         /* The epoch's size is at least the type's and at most slot_size: in place. */
         *message = slot;
     }
-    r->held_version = r->epoch.version;
-    r->held_size = r->epoch.size;
+    v->held_version = v->epoch.version;
+    v->held_size = v->epoch.size;
     e->busy = 1;
     return FLATIPC_OK;
 }
@@ -2834,22 +2879,74 @@ static inline uint64_t flatipc_stream_writer_position(const flatipc_stream_write
     return w->end.pos;
 }
 
+/* --- frame versions (PROTOCOL.md §4, §6; docs/EVOLUTION.md §4-§5) ------------------------ */
+
+/** Per message of a framed reader's table (`count` of them, attached to `s`): the writer
+ *  version compared at attach (flatipc_i_checked_version; 0 for an id the segment lacks). */
+static inline void flatipc_i_checked_versions(const flatipc_segment *s,
+                                              const flatipc_message *messages, uint32_t count,
+                                              uint16_t *checked) {
+    uint32_t entries = flatipc_i_ld32(s->base, FLATIPC_I_OFF_MESSAGE_COUNT, __ATOMIC_RELAXED);
+    for (uint32_t i = 0; i < count; i++) {
+        flatipc_i_steps mine;
+        checked[i] = flatipc_i_message_steps(&messages[i], &mine)
+                         ? flatipc_i_checked_version(s, entries, &messages[i], &mine)
+                         : 0;
+    }
+}
+
+/** What a framed reader (the SPSC stream and the broadcast stream; the Rust `Versions`) does
+ *  with a message frame's `version` (0 read as 1) and `size`, for an id among its `messages`
+ *  (`count`, with `checked` per message): a writer version above `checked` re-runs the
+ *  comparison of steps (FLATIPC_E_VERSION_MISMATCH: the caller skips the frame); an older,
+ *  smaller version of the message (flatipc_i_is_older) is zero-extended into `into`, never
+ *  reading past `size`, and `*data` then points at `into` and `*widened` is the reader's size
+ *  (FLATIPC_E_NEEDS_BUFFER when `into` is NULL: the caller stays at the frame). `*data` holds
+ *  the frame's `size` message bytes, which no one writes meanwhile; `into` holds the largest
+ *  message of `messages` and may be `*data` itself (a copy, whose tail is then cleared). Ids
+ *  the reader does not know are left as they are. */
+static inline int flatipc_i_frame_versions(flatipc_segment *s, const flatipc_message *messages,
+                                           uint32_t count, uint16_t *checked, uint32_t id,
+                                           uint16_t version, uint32_t size, void *into,
+                                           const void **data, uint32_t *widened) {
+    *widened = 0;
+    for (uint32_t k = 0; k < count; k++) {
+        const flatipc_message *m = &messages[k];
+        if (m->id != id) {
+            continue;
+        }
+        if (version > checked[k]) {
+            int rc = flatipc_i_recheck(s, m, version, &checked[k]);
+            if (rc != FLATIPC_OK) {
+                return rc;
+            }
+        }
+        if (flatipc_i_is_older(m, version, size)) {
+            if (into == NULL) {
+                flatipc_i_detail(s, "buffer", size, m->size);
+                return FLATIPC_E_NEEDS_BUFFER;
+            }
+            /* size < m->size <= the buffer's length; never past the writer's bytes. */
+            if (into != *data) {
+                memcpy(into, *data, size);
+            }
+            memset((uint8_t *)into + size, 0, m->size - size);
+            *data = into;
+            *widened = m->size;
+        }
+        return FLATIPC_OK;
+    }
+    return FLATIPC_OK;
+}
+
 /** Sets up a stream reader's evolution state after its attach returned `rc`: no buffer, and
- *  per message the writer version compared at attach (flatipc_i_checked_version). */
+ *  per message the writer version compared at attach. */
 static inline int flatipc_i_stream_reader_init(flatipc_stream_reader *r, int rc) {
     r->buffer = NULL;
     r->buffer_len = 0;
     memset(r->checked, 0, sizeof r->checked);
-    if (rc != FLATIPC_OK) {
-        return rc;
-    }
-    uint32_t count =
-        flatipc_i_ld32(r->end.seg.base, FLATIPC_I_OFF_MESSAGE_COUNT, __ATOMIC_RELAXED);
-    for (uint32_t i = 0; i < r->count; i++) {
-        flatipc_i_steps mine;
-        if (flatipc_i_message_steps(&r->messages[i], &mine)) {
-            r->checked[i] = flatipc_i_checked_version(&r->end.seg, count, &r->messages[i], &mine);
-        }
+    if (rc == FLATIPC_OK) {
+        flatipc_i_checked_versions(&r->end.seg, r->messages, r->count, r->checked);
     }
     return rc;
 }
@@ -2963,32 +3060,14 @@ static inline int flatipc_i_stream_next(flatipc_stream_reader *r, flatipc_frame 
         /* The frame's `size` bytes lie in the ring (checked above). */
         const void *data = e->data + offset + FLATIPC_FRAME_HEADER;
         uint32_t widened = 0;
-        for (uint32_t k = 0; k < r->count; k++) {
-            const flatipc_message *m = &r->messages[k];
-            if (m->id != id) {
-                continue;
+        int rc = flatipc_i_frame_versions(&e->seg, r->messages, r->count, r->checked, id,
+                                          version, size, r->buffer, &data, &widened);
+        if (rc != FLATIPC_OK) {
+            e->seg.detail.pid_or_position = e->pos;
+            if (rc == FLATIPC_E_VERSION_MISMATCH) {
+                flatipc_i_release(e, len);
             }
-            if (version > r->checked[k]) {
-                int rc = flatipc_i_recheck(&e->seg, m, version, &r->checked[k]);
-                if (rc != FLATIPC_OK) {
-                    e->seg.detail.pid_or_position = e->pos;
-                    flatipc_i_release(e, len);
-                    return rc;
-                }
-            }
-            if (flatipc_i_is_older(m, version, size)) {
-                if (r->buffer == NULL) {
-                    flatipc_i_detail(&e->seg, "buffer", size, m->size);
-                    e->seg.detail.pid_or_position = e->pos;
-                    return FLATIPC_E_NEEDS_BUFFER;
-                }
-                /* size < m->size <= the buffer's length; never past the writer's bytes. */
-                memcpy(r->buffer, data, size);
-                memset((uint8_t *)r->buffer + size, 0, m->size - size);
-                data = r->buffer;
-                widened = m->size;
-            }
-            break;
+            return rc;
         }
         f->id = id;
         f->version = version;
@@ -3163,8 +3242,11 @@ static inline flatipc_broadcast_reader_options flatipc_broadcast_reader_options_
 
 /** A message received from a typed broadcast ring. */
 typedef struct flatipc_broadcast_message {
-    /** The message (type.size bytes): in place in the ring (tethered) or in the reader's
-     *  buffer (a lossy copy, validated by the slot's sequence word); stable until release. */
+    /** The message (type.size bytes), stable until release: in place in the ring (tethered),
+     *  or in the reader's buffer (a lossy copy, validated by the slot's sequence word); a
+     *  message an older, smaller version of the type wrote is zero-extended (a copy where it
+     *  was copied, one read in place into the set_buffer buffer: docs/EVOLUTION.md §4), and
+     *  flatipc_broadcast_reader_version / _size give its writer's version and size. */
     const void *data;
     uint64_t position; /**< its position in the ring (0 for the first message ever published) */
     uint64_t missed;   /**< messages this reader missed just before it (lapped by the writer) */
@@ -3173,15 +3255,24 @@ typedef struct flatipc_broadcast_message {
 /** A frame received from a broadcast stream. */
 typedef struct flatipc_broadcast_frame {
     uint32_t id;       /**< the message id */
-    uint16_t version;  /**< the writer's schema version (0 until versioned attach) */
+    uint16_t version;  /**< the writer's schema version of the message (>= 1; a writer that
+                            predates versions wrote 0, read as 1) */
     uint16_t flags;    /**< 0 */
-    uint32_t size;     /**< message bytes (checked to fit the slot: 16 + size <= slot_size) */
-    /** The message: in place in the ring, 16-byte aligned (tethered), or in the reader's
-     *  buffer (lossy). NULL for a lossy copy whose size exceeds the reader's buffer (an id or
-     *  size the reader's table does not have: skip it). */
+    uint32_t size;     /**< the writer's message bytes (checked to fit the slot: 16 + size <=
+                            slot_size) */
+    /** The message, 16-byte aligned, `len` bytes: in place in the ring (tethered), or in the
+     *  reader's buffer (lossy: the whole message, or the prefix of a newer, larger version of
+     *  a message the reader knows, which the buffer holds whole), or the zero-extended copy of
+     *  an older, smaller version (`widened`). NULL for a lossy copy of an id the reader does
+     *  not know that the buffer cannot hold: skip it. flatipc_broadcast_frame_get applies
+     *  these rules. */
     const void *data;
     uint64_t position; /**< its position in the ring */
     uint64_t missed;   /**< messages missed just before it */
+    uint32_t widened;  /**< the reader's size of the message when `data` is a zero-extended
+                            copy (docs/EVOLUTION.md §4), else 0 */
+    uint32_t len;      /**< bytes readable at `data`: `size`; `widened` for a zero-extended
+                            copy; min(`size`, buffer_size) for a lossy copy; 0 when NULL */
 } flatipc_broadcast_frame;
 
 /* The writing end of either broadcast ring (the engine of PROTOCOL.md §5). */
@@ -3216,7 +3307,7 @@ typedef struct flatipc_i_breader {
     size_t buffer_size;
     uint32_t framed;          /**< a broadcast stream */
     uint32_t copy_size;       /**< typed ring: bytes of the message type */
-    uint32_t copy_fits;       /**< stream: the last copy's message fitted the buffer */
+    uint32_t copy_len;        /**< stream: message bytes the last copy took (<= buffer_size) */
     uint64_t copy_header[2];  /**< stream: the last copy's frame header words */
     uint32_t held;            /**< a message was handed out and not released */
     uint32_t held_in_place;   /**< ... in place (its release advances the cursor) */
@@ -3515,15 +3606,20 @@ static inline int flatipc_i_bwriter_open(flatipc_i_bwriter *w, const char *name,
         return rc;
     }
     rc = flatipc_i_bwriter_attach(w, wait);
-    if (rc == FLATIPC_OK && sp->kind == FLATIPC_KIND_BROADCAST_STREAM) {
-        /* A newer writer merges its steps before it publishes a frame (PROTOCOL.md §6). */
+    if (rc == FLATIPC_OK) {
+        /* A newer writer merges its steps before it publishes (PROTOCOL.md §2 "Steps", §6). */
         rc = flatipc_i_merge_steps(&w->seg, sp->messages, sp->count);
-    } else if (rc == FLATIPC_OK) {
-        /* A typed broadcast writer records its epoch (PROTOCOL.md §5, §3 "Writer epochs") for
-         * readers of other versions; this runtime's own typed broadcast readers and writers
-         * still need the segment's version (flatipc_i_check_message). */
-        flatipc_i_record_epoch(w->seg.base, w->pos, flatipc_i_message_version(sp->messages),
-                               sp->messages->size);
+    }
+    if (rc == FLATIPC_OK && sp->kind == FLATIPC_KIND_BROADCAST) {
+        /* A typed writer must fit the slots of a ring an older peer created, then records its
+         * epoch for readers of other versions (PROTOCOL.md §5, §3 "Writer epochs"), before
+         * its first Release store of write_pos (SYNC POINT A) orders it for them. */
+        if (!flatipc_i_fits(&w->seg, sp->messages->size)) {
+            rc = FLATIPC_E_CANNOT_UPGRADE;
+        } else {
+            flatipc_i_record_epoch(w->seg.base, w->pos, flatipc_i_message_version(sp->messages),
+                                   sp->messages->size);
+        }
     }
     if (rc != FLATIPC_OK) {
         flatipc_detail d = w->seg.detail;
@@ -3680,7 +3776,8 @@ static inline void flatipc_i_breader_close(flatipc_i_breader *r) {
 
 /** Copies the unit at `pos` out of its slot (Relaxed 8-byte atomic loads only): the message
  *  (typed), or the frame header and as many message bytes as it claims, bounded by the slot
- *  (stream; the size may be torn, it is checked once the seqlock says the copy is whole). */
+ *  and by the buffer (stream; the size may be torn, it is checked once the seqlock says the
+ *  copy is whole). */
 static inline void flatipc_i_bcopy(flatipc_i_breader *r, uint64_t pos) {
     const flatipc_segment *s = &r->seg;
     const uint8_t *slot = flatipc_i_bslot(s, r->data, pos);
@@ -3695,11 +3792,11 @@ static inline void flatipc_i_bcopy(flatipc_i_breader *r, uint64_t pos) {
     uint64_t size = r->copy_header[0] & 0xFFFFFFFFu;
     uint64_t room = (uint64_t)s->slot_size - FLATIPC_FRAME_HEADER;
     uint64_t len = size < room ? size : room;
-    r->copy_fits = len <= r->buffer_size;
-    if (r->copy_fits) {
-        /* len <= slot_size - 16, a multiple of 16: the words stay inside the slot. */
-        flatipc_i_load_words(r->buffer, slot + FLATIPC_FRAME_HEADER, (size_t)len);
-    }
+    len = len < r->buffer_size ? len : r->buffer_size;
+    r->copy_len = (uint32_t)len;
+    /* len <= slot_size - 16, a multiple of 16: the words stay inside the slot; the buffer
+     * holds len bytes. */
+    flatipc_i_load_words(r->buffer, slot + FLATIPC_FRAME_HEADER, (size_t)len);
 }
 
 /** A lossy read (PROTOCOL.md §5 "Lossy readers"): 1 copied (`*position`, `*missed` set), 0
@@ -3920,6 +4017,12 @@ static inline int flatipc_i_breader_open(flatipc_i_breader *r, const char *name,
         return FLATIPC_E_INVALID_ARGUMENT;
     }
     int rc = flatipc_i_bsegment(&r->seg, name, sp, mode);
+    if (rc == FLATIPC_OK && sp->kind == FLATIPC_KIND_BROADCAST &&
+        !flatipc_i_fits(&r->seg, sp->messages->size)) {
+        /* A typed reader reads a whole message of its type in place or copies one out of a
+         * slot: a type larger than the slots of a ring an older peer created cannot. */
+        rc = FLATIPC_E_CANNOT_UPGRADE;
+    }
     if (rc == FLATIPC_OK) {
         rc = flatipc_i_breader_attach(r, opt);
     }
@@ -3944,6 +4047,7 @@ typedef struct flatipc_broadcast_writer {
 typedef struct flatipc_broadcast_reader {
     flatipc_i_breader end;
     flatipc_message type;
+    flatipc_i_epochs epochs; /**< the writer versions, as for a typed channel (§3, §5) */
 } flatipc_broadcast_reader;
 
 static inline int flatipc_i_bcast_writer(flatipc_broadcast_writer *w, const char *name,
@@ -3972,7 +4076,10 @@ static inline int flatipc_broadcast_writer_create(flatipc_broadcast_writer *w, c
 }
 
 /** Opens the existing ring and attaches as its writer (a restarted writer continues after the
- *  last published message; attached readers stay attached). */
+ *  last published message; attached readers stay attached). The ring may carry another
+ *  version of the type (docs/EVOLUTION.md §5): a newer writer merges its steps into the
+ *  message table and must fit the slots (FLATIPC_E_CANNOT_UPGRADE); every writer records its
+ *  epoch. */
 static inline int flatipc_broadcast_writer_open(flatipc_broadcast_writer *w, const char *name,
                                                 const flatipc_message *type, flatipc_wait wait) {
     return flatipc_i_bcast_writer(w, name, type, NULL, wait, 1);
@@ -4068,11 +4175,14 @@ static inline int flatipc_i_bcast_reader(flatipc_broadcast_reader *r, const char
     int rc = flatipc_i_breader_open(&r->end, name, &sp, o, type->size, mode);
     r->end.copy_size = type->size;
     r->type = *type;
-    return rc;
+    return flatipc_i_epochs_init(&r->epochs, &r->end.seg, &r->type, rc);
 }
 
 /** Opens the ring `name` and attaches a new reader (`o` NULL: tethered, next, default wait).
- *  FLATIPC_E_READERS_FULL when every reader entry is held by a live reader. */
+ *  FLATIPC_E_READERS_FULL when every reader entry is held by a live reader. The ring's writer
+ *  may be of another version of the type (docs/EVOLUTION.md §5: the steps both know must
+ *  agree, else FLATIPC_E_VERSION_MISMATCH or FLATIPC_E_TYPE_MISMATCH); a type larger than
+ *  the ring's slots is FLATIPC_E_CANNOT_UPGRADE. */
 static inline int flatipc_broadcast_reader_open(flatipc_broadcast_reader *r, const char *name,
                                                 const flatipc_message *type,
                                                 const flatipc_broadcast_reader_options *o) {
@@ -4092,16 +4202,80 @@ static inline void flatipc_broadcast_reader_close(flatipc_broadcast_reader *r) {
     flatipc_i_breader_close(&r->end);
 }
 
+/** Gives an attached reader the buffer into which a message that an older, smaller version of
+ *  its type wrote is zero-extended when it is read in place (a tethered reader;
+ *  docs/EVOLUTION.md §4): as flatipc_channel_reader_set_buffer (`len` >= type.size bytes,
+ *  aligned for the type, the caller's until the handle closes; open forgets it; NULL removes
+ *  it). Without one, such a message is FLATIPC_E_NEEDS_BUFFER and the reader stays at it.
+ *  Copies (a lossy reader, a tethered reader's backlog) are zero-extended where they were
+ *  copied and need none. FLATIPC_E_STATE (not attached, or a message is held),
+ *  FLATIPC_E_INVALID_ARGUMENT (too small, misaligned). */
+static inline int flatipc_broadcast_reader_set_buffer(flatipc_broadcast_reader *r, void *buffer,
+                                                      size_t len) {
+    if (r->end.seg.base == NULL || !r->end.holds_entry || r->end.held) {
+        return FLATIPC_E_STATE;
+    }
+    return flatipc_i_epochs_set_buffer(&r->epochs, &r->type, buffer, len);
+}
+
+/** The writer's schema version of the message last received (its type's VERSION; 0 before
+ *  the first). Older than the reader's: the members added since read as zero
+ *  (`lib_T_has_<member>(version)` says which); newer: the reader sees its prefix. */
+static inline uint16_t flatipc_broadcast_reader_version(const flatipc_broadcast_reader *r) {
+    return r->epochs.held_version;
+}
+
+/** The writer's size of the message last received (sizeof its type; 0 before the first). */
+static inline uint32_t flatipc_broadcast_reader_size(const flatipc_broadcast_reader *r) {
+    return r->epochs.held_size;
+}
+
+/** Hands out a found message (PROTOCOL.md §5 with §3 "Writer epochs", the Rust
+ *  BroadcastReader::found): resolves the writer epoch of its position (a lossy copy's after the
+ *  seqlock validated it: the Acquire load of its sequence word, SYNC POINT L, orders the epoch
+ *  before it; one read in place after the Acquire load of write_pos, SYNC POINT A), then reads
+ *  a newer or equal version as it is and zero-extends an older, smaller one. A message whose
+ *  epoch is lost or impossible, or whose writer's schema diverged, is skipped (released if in
+ *  place); FLATIPC_E_NEEDS_BUFFER keeps a tethered reader at its message. */
 static inline int flatipc_i_bcast_hand_out(flatipc_broadcast_reader *r, int rc, int in_place,
                                            uint64_t missed, flatipc_broadcast_message *m) {
+    memset(m, 0, sizeof *m);
     if (rc < 0) {
-        memset(m, 0, sizeof *m);
         return rc;
     }
     flatipc_i_breader *e = &r->end;
-    m->data = in_place ? (const void *)flatipc_i_bslot(&e->seg, e->data, e->pos)
-                       : (const void *)e->buffer;
-    m->position = e->last;
+    flatipc_i_epochs *v = &r->epochs;
+    uint64_t pos = e->last;
+    rc = flatipc_i_epochs_at(v, &e->seg, &r->type, pos, pos + 1);
+    if (rc != FLATIPC_OK) {
+        if (in_place) {
+            flatipc_i_brelease(e);
+        }
+        return rc;
+    }
+    /* In place: the slot of the reader's cursor (published, and the writer keeps off it until
+     * the release); a copy: type.size bytes in the reader's buffer (checked at open). */
+    const void *data = in_place ? (const void *)flatipc_i_bslot(&e->seg, e->data, e->pos)
+                                : (const void *)e->buffer;
+    if (v->epoch.widen) {
+        void *into = in_place ? v->buffer : (void *)e->buffer;
+        if (into == NULL) {
+            /* In place (a copy always has its buffer): the cursor stays at the message, and
+             * the count missed before it is reported again with it. */
+            flatipc_i_detail(&e->seg, "buffer", v->epoch.size, r->type.size);
+            e->seg.detail.pid_or_position = pos;
+            e->backlog_missed = missed;
+            return FLATIPC_E_NEEDS_BUFFER;
+        }
+        /* The epoch's size is below type.size (<= slot_size, the buffer's size) and within
+         * the slot; a copy holds type.size bytes, the writer's first. */
+        flatipc_i_epochs_widen(v, &r->type, data, into);
+        data = into;
+    }
+    v->held_version = v->epoch.version;
+    v->held_size = v->epoch.size;
+    m->data = data;
+    m->position = pos;
     m->missed = missed;
     e->held = 1;
     e->held_in_place = (uint32_t)in_place;
@@ -4109,11 +4283,16 @@ static inline int flatipc_i_bcast_hand_out(flatipc_broadcast_reader *r, int rc, 
 }
 
 /** Receives the next message if one is ready: in place (tethered) or as a validated copy in
- *  the reader's buffer (lossy); release it when done. FLATIPC_E_EMPTY, FLATIPC_E_DISCONNECTED
- *  (writer gone, everything it published read or skipped; reported again on every later
- *  call), FLATIPC_E_CORRUPT, FLATIPC_E_CORRUPT_FRAME (a bad sequence word: the message was
- *  skipped and counted missed; the next call moves on), FLATIPC_E_STATE. On an error `*m` is
- *  zeroed. The bytes are the writer's: validate fields before trusting them. */
+ *  the reader's buffer (lossy); release it when done. A message an older, smaller version of
+ *  the type wrote is zero-extended (see flatipc_broadcast_reader_set_buffer), a newer one's
+ *  prefix read as it is. FLATIPC_E_EMPTY, FLATIPC_E_DISCONNECTED (writer gone, everything it
+ *  published read or skipped; reported again on every later call), FLATIPC_E_CORRUPT,
+ *  FLATIPC_E_CORRUPT_FRAME (a bad sequence word or an impossible writer epoch: the message was
+ *  skipped, a bad sequence word counted missed; the next call moves on), FLATIPC_E_EPOCH_LOST
+ *  or FLATIPC_E_VERSION_MISMATCH (its writer's epoch is no longer recorded, or its writer's
+ *  schema diverged from ours: skipped), FLATIPC_E_NEEDS_BUFFER (a tethered reader without a
+ *  buffer for an older message: it stays at it), FLATIPC_E_STATE. On an error `*m` is zeroed.
+ *  The bytes are the writer's: validate fields before trusting them. */
 static inline int flatipc_broadcast_reader_try_recv(flatipc_broadcast_reader *r,
                                                     flatipc_broadcast_message *m) {
     int in_place = 0;
@@ -4170,6 +4349,10 @@ typedef struct flatipc_broadcast_stream_reader {
     flatipc_i_breader end;
     flatipc_message messages[FLATIPC_MAX_MESSAGES];
     uint32_t count;
+    void *buffer;         /**< flatipc_broadcast_stream_reader_set_buffer, or NULL */
+    size_t buffer_len;
+    /** Per message: the newest writer version compared with ours (docs/EVOLUTION.md §5). */
+    uint16_t checked[FLATIPC_MAX_MESSAGES];
 } flatipc_broadcast_stream_reader;
 
 static inline int flatipc_i_bstream_writer(flatipc_broadcast_stream_writer *w, const char *name,
@@ -4355,12 +4538,19 @@ static inline int flatipc_i_bstream_reader(flatipc_broadcast_stream_reader *r, c
     r->end.framed = 1;
     memcpy(r->messages, messages, count * sizeof *messages);
     r->count = (uint32_t)count;
+    r->buffer = NULL;
+    r->buffer_len = 0;
+    memset(r->checked, 0, sizeof r->checked);
+    if (rc == FLATIPC_OK) {
+        flatipc_i_checked_versions(&r->end.seg, r->messages, r->count, r->checked);
+    }
     return rc;
 }
 
 /** Opens broadcast stream `name` and attaches a new reader. `messages` are the ids this reader
- *  knows (ids both sides know must agree, else FLATIPC_E_TYPE_MISMATCH); a lossy reader's
- *  buffer holds at least the largest of them. */
+ *  knows (ids both sides know must agree at the versions both know, else
+ *  FLATIPC_E_TYPE_MISMATCH or FLATIPC_E_VERSION_MISMATCH); a lossy reader's buffer holds at
+ *  least the largest of them and is 16-byte aligned. */
 static inline int flatipc_broadcast_stream_reader_open(flatipc_broadcast_stream_reader *r,
                                                        const char *name,
                                                        const flatipc_message *messages,
@@ -4380,9 +4570,37 @@ static inline void flatipc_broadcast_stream_reader_close(flatipc_broadcast_strea
     flatipc_i_breader_close(&r->end);
 }
 
+/** Gives an attached reader the buffer into which a frame that an older, smaller version of one
+ *  of its messages wrote is zero-extended when it is read in place (a tethered reader;
+ *  docs/EVOLUTION.md §4): as flatipc_stream_reader_set_buffer (16-byte aligned, `len` >= the
+ *  largest message the reader knows: the generated `lib_message_buffer`; the caller's until the
+ *  handle closes; open forgets it; NULL removes it). Without one, such a frame is
+ *  FLATIPC_E_NEEDS_BUFFER and the reader stays at it. Copies (a lossy reader, a tethered
+ *  reader's backlog) are zero-extended where they were copied and need none. FLATIPC_E_STATE
+ *  (not attached, or a frame is held), FLATIPC_E_INVALID_ARGUMENT (too small, misaligned). */
+static inline int flatipc_broadcast_stream_reader_set_buffer(flatipc_broadcast_stream_reader *r,
+                                                             void *buffer, size_t len) {
+    if (r->end.seg.base == NULL || !r->end.holds_entry || r->end.held) {
+        return FLATIPC_E_STATE;
+    }
+    size_t largest = 0;
+    for (uint32_t i = 0; i < r->count; i++) {
+        largest = r->messages[i].size > largest ? r->messages[i].size : largest;
+    }
+    if (buffer != NULL && (len < largest || (uintptr_t)buffer % 16 != 0)) {
+        return FLATIPC_E_INVALID_ARGUMENT;
+    }
+    r->buffer = buffer;
+    r->buffer_len = buffer == NULL ? 0 : len;
+    return FLATIPC_OK;
+}
+
 /** Reads the frame header of a found message (in place: two atomic words; copied: the words
- *  the copy took) and checks 16 + size <= slot_size (PROTOCOL.md §6 "Readers"); a frame that
- *  fails is skipped (released) and reported as FLATIPC_E_CORRUPT_FRAME. */
+ *  the copy took), checks 16 + size <= slot_size (PROTOCOL.md §6 "Readers"), then the frame's
+ *  version and size as a framed reader does (flatipc_i_frame_versions: a writer version met
+ *  first re-checks the steps; an older, smaller frame is zero-extended). A frame that fails
+ *  is skipped (released if in place): FLATIPC_E_CORRUPT_FRAME or FLATIPC_E_VERSION_MISMATCH;
+ *  FLATIPC_E_NEEDS_BUFFER keeps a tethered reader at its frame. */
 static inline int flatipc_i_bstream_hand_out(flatipc_broadcast_stream_reader *r, int rc,
                                              int in_place, uint64_t missed,
                                              flatipc_broadcast_frame *f) {
@@ -4401,6 +4619,9 @@ static inline int flatipc_i_bstream_hand_out(flatipc_broadcast_stream_reader *r,
         head[1] = e->copy_header[1];
     }
     uint32_t size = (uint32_t)(head[0] & 0xFFFFFFFFu);
+    uint32_t id = (uint32_t)(head[0] >> 32);
+    uint16_t version = (uint16_t)(head[1] & 0xFFFFu);
+    version = version == 0 ? 1 : version;
     uint64_t room = (uint64_t)e->seg.slot_size - FLATIPC_FRAME_HEADER;
     if (size > room) {
         if (in_place) {
@@ -4410,17 +4631,48 @@ static inline int flatipc_i_bstream_hand_out(flatipc_broadcast_stream_reader *r,
         e->seg.detail.pid_or_position = e->last;
         return FLATIPC_E_CORRUPT_FRAME;
     }
-    f->size = size;
-    f->id = (uint32_t)(head[0] >> 32);
-    f->version = (uint16_t)(head[1] & 0xFFFFu);
-    f->flags = (uint16_t)((head[1] >> 16) & 0xFFFFu);
-    if (in_place) {
-        f->data = slot + FLATIPC_FRAME_HEADER;
-    } else {
-        f->data = e->copy_fits ? (const void *)e->buffer : NULL;
+    const void *data = slot + FLATIPC_FRAME_HEADER; /* `size` bytes inside the slot */
+    void *into = r->buffer;
+    if (!in_place) {
+        /* The copy holds min(size, buffer_size) bytes: the whole frame, or the prefix of a
+         * larger one, which is enough only for a newer version of a message the reader knows
+         * (its prefix, which the buffer holds: it holds the largest of them). */
+        data = e->buffer;
+        into = e->buffer;
+        if (e->copy_len < size) {
+            int prefix = 0;
+            for (uint32_t k = 0; k < r->count && !prefix; k++) {
+                prefix = r->messages[k].id == id && r->messages[k].size <= e->copy_len;
+            }
+            data = prefix ? data : NULL;
+        }
     }
+    uint32_t widened = 0;
+    /* A NULL copy is an id the reader does not know: the buffer holds any message it knows
+     * (whole, or the prefix of a newer, larger version), so there is nothing to check. */
+    rc = data == NULL ? FLATIPC_OK
+                      : flatipc_i_frame_versions(&e->seg, r->messages, r->count, r->checked, id,
+                                                 version, size, into, &data, &widened);
+    if (rc != FLATIPC_OK) {
+        e->seg.detail.pid_or_position = e->last;
+        if (rc == FLATIPC_E_NEEDS_BUFFER) {
+            /* In place (a copy is zero-extended where it lies): the cursor stays at the frame,
+             * and the count missed before it is reported again with it. */
+            e->backlog_missed = missed;
+        } else if (in_place) {
+            flatipc_i_brelease(e);
+        }
+        return rc;
+    }
+    f->size = size;
+    f->id = id;
+    f->version = version;
+    f->flags = (uint16_t)((head[1] >> 16) & 0xFFFFu);
+    f->data = data;
     f->position = e->last;
     f->missed = missed;
+    f->widened = widened;
+    f->len = data == NULL ? 0 : widened != 0 ? widened : in_place ? size : e->copy_len;
     e->held = 1;
     e->held_in_place = (uint32_t)in_place;
     return FLATIPC_OK;
@@ -4428,9 +4680,13 @@ static inline int flatipc_i_bstream_hand_out(flatipc_broadcast_stream_reader *r,
 
 /** Receives the next frame if one is ready: in place (tethered) or as a validated copy
  *  (lossy); release it when done. Frames may carry ids this reader does not know (skip them).
+ *  A frame an older, smaller version of a message wrote is zero-extended (`widened`; see
+ *  flatipc_broadcast_stream_reader_set_buffer), a newer one's prefix read as it is.
  *  FLATIPC_E_EMPTY, FLATIPC_E_DISCONNECTED, FLATIPC_E_CORRUPT, FLATIPC_E_CORRUPT_FRAME (a bad
- *  size or sequence word: the frame was skipped, the next call moves on), FLATIPC_E_STATE. On
- *  an error `*f` is zeroed. */
+ *  size or sequence word: the frame was skipped, the next call moves on),
+ *  FLATIPC_E_VERSION_MISMATCH (a writer whose schema diverged from ours wrote it: skipped),
+ *  FLATIPC_E_NEEDS_BUFFER (a tethered reader without a buffer for an older frame: it stays at
+ *  it), FLATIPC_E_STATE. On an error `*f` is zeroed. */
 static inline int flatipc_broadcast_stream_reader_try_recv(flatipc_broadcast_stream_reader *r,
                                                            flatipc_broadcast_frame *f) {
     int in_place = 0;
@@ -4470,13 +4726,17 @@ flatipc_broadcast_stream_reader_writer_alive(const flatipc_broadcast_stream_read
     return r->end.seg.base != NULL && flatipc_i_peer_alive(&r->end.seg, FLATIPC_I_WRITER);
 }
 
-/** The frame's message as type `m`: the data pointer if the frame carries m's id and at least
- *  m's size (a newer writer version: m's prefix of it), else NULL (an older, smaller version is
- *  not zero-extended on broadcast streams yet; a lossy copy too large for the buffer is NULL
- *  too). The bytes still need the type's own validation. */
+/** The frame's message as type `m`, as flatipc_frame_get: the data pointer (m->size readable
+ *  bytes) if the frame carries m's id and either at least m's size (the same or a newer
+ *  version: m's prefix of it) or was zero-extended to m's size (an older version: the members
+ *  it lacks read as zero, `f->version` says which it has); else NULL (another message, a
+ *  writer's size that no version of m has, or a lossy copy that holds fewer than m->size
+ *  bytes). The bytes still need the type's own validation. */
 static inline const void *flatipc_broadcast_frame_get(const flatipc_broadcast_frame *f,
                                                       const flatipc_message *m) {
-    return f->id == m->id && f->size >= m->size ? f->data : NULL;
+    return f->id == m->id && f->len >= m->size && (f->size >= m->size || f->widened == m->size)
+               ? f->data
+               : NULL;
 }
 
 #ifdef __cplusplus

@@ -7,8 +7,9 @@
 //! For the version-skew matrix (`tests/skew.rs`) it also generates the three releases of
 //! `schemas/evolution/` (`v1`, `v2` and the deliberately incompatible `conflict`), each into its
 //! own directory (`OUT_DIR/skew_<release>/market_evo.rs` and `.../include/market_evo.h`, as they
-//! declare the same library), and compiles the C skew peer (`c/skew.c`) once per release. That
-//! compile is allowed to fail: the build goes on with a warning and the skew tests report the
+//! declare the same library), and compiles the C skew peer (`c/skew.c`) once per release, and
+//! for `v1` and `v2` once more with AddressSanitizer and UndefinedBehaviorSanitizer. Those
+//! compiles are allowed to fail: the build goes on with a warning and the skew tests report the
 //! compiler's output.
 
 use std::path::{Path, PathBuf};
@@ -36,20 +37,7 @@ fn main() -> Result<(), flatipc_gen::BuildError> {
     let source = manifest.join("c/peer.c");
     let warnings = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"];
     compile(cc.path(), &warnings, &["-O2"], &includes, &source, &out.join("peer"));
-    compile(
-        cc.path(),
-        &warnings,
-        &[
-            "-O1",
-            "-g",
-            "-fsanitize=address,undefined",
-            "-fno-sanitize-recover=all",
-            "-fno-omit-frame-pointer",
-        ],
-        &includes,
-        &source,
-        &out.join("peer-asan"),
-    );
+    compile(cc.path(), &warnings, &SANITIZED, &includes, &source, &out.join("peer-asan"));
     // ThreadSanitizer cannot model fences (-Wtsan says so); every slot byte the broadcast rings
     // share is an atomic, so no race can hide behind one.
     let tsan = out.join("tsan");
@@ -85,14 +73,25 @@ fn main() -> Result<(), flatipc_gen::BuildError> {
     Ok(())
 }
 
+/// The flags of the sanitized C peers (AddressSanitizer and UndefinedBehaviorSanitizer).
+const SANITIZED: [&str; 5] = [
+    "-O1",
+    "-g",
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=all",
+    "-fno-omit-frame-pointer",
+];
+
 /// The releases of `schemas/evolution/` that the skew peers are built from: (directory under
-/// `schemas/evolution/`, the C peer's define).
-const SKEW_RELEASES: [(&str, &str); 3] =
-    [("v1", "-DSKEW_V1"), ("v2", "-DSKEW_V2"), ("conflict", "-DSKEW_CONFLICT")];
+/// `schemas/evolution/`, the C peer's define, whether a sanitized peer is built too).
+const SKEW_RELEASES: [(&str, &str, bool); 3] =
+    [("v1", "-DSKEW_V1", true), ("v2", "-DSKEW_V2", true), ("conflict", "-DSKEW_CONFLICT", false)];
 
 /// Generates each skew release for Rust and C into `OUT_DIR/skew_<release>/` and compiles
 /// `source` (`c/skew.c`) against each header. Returns the environment the tests read:
-/// `FLATIPC_XL_SKEW_<RELEASE>` (the C peer, or an empty path when it did not compile) and
+/// `FLATIPC_XL_SKEW_<RELEASE>` (the C peer) and, for the releases marked so,
+/// `FLATIPC_XL_SKEW_<RELEASE>_ASAN` (its sanitized build), each an empty path when it did not
+/// compile; and
 /// `FLATIPC_XL_SKEW_C_ERRORS` (a file holding the compiler output of the failed compiles).
 fn skew_peers(
     root: &Path,
@@ -104,7 +103,7 @@ fn skew_peers(
 ) -> Result<Vec<(String, PathBuf)>, flatipc_gen::BuildError> {
     let mut env = Vec::new();
     let mut errors = String::new();
-    for (release, define) in SKEW_RELEASES {
+    for (release, define, sanitized) in SKEW_RELEASES {
         let dir = out.join(format!("skew_{release}"));
         let include = dir.join("include");
         flatipc_gen::Builder::new()
@@ -112,21 +111,28 @@ fn skew_peers(
             .rust_out(&dir)
             .c_out(&include)
             .compile()?;
-        let exe = out.join(format!("skew-{release}"));
         let includes = [runtime_include.to_path_buf(), include];
-        let built = try_compile(compiler, warnings, &["-O2", define], &includes, source, &exe);
-        let path = match built {
-            Ok(()) => exe,
-            Err(e) => {
-                println!(
-                    "cargo:warning=the C skew peer ({release}) is not built; the skew tests that \
-                     need it will fail with the compiler output"
-                );
-                errors.push_str(&format!("c/skew.c ({release}): {e}\n"));
-                PathBuf::new()
-            }
-        };
-        env.push((format!("FLATIPC_XL_SKEW_{}", release.to_uppercase()), path));
+        let key = format!("FLATIPC_XL_SKEW_{}", release.to_uppercase());
+        // (environment key suffix, executable suffix, flags)
+        let plain: (&str, &str, &[&str]) = ("", "", &["-O2"]);
+        let asan: (&str, &str, &[&str]) = ("_ASAN", "-asan", &SANITIZED);
+        let builds = if sanitized { vec![plain, asan] } else { vec![plain] };
+        for (key_suffix, exe_suffix, flags) in builds {
+            let exe = out.join(format!("skew-{release}{exe_suffix}"));
+            let flags = [flags, &[define]].concat();
+            let path = match try_compile(compiler, warnings, &flags, &includes, source, &exe) {
+                Ok(()) => exe,
+                Err(e) => {
+                    println!(
+                        "cargo:warning=the C skew peer ({release}{exe_suffix}) is not built; the \
+                         skew tests that need it will fail with the compiler output"
+                    );
+                    errors.push_str(&format!("c/skew.c ({release}{exe_suffix}): {e}\n"));
+                    PathBuf::new()
+                }
+            };
+            env.push((format!("{key}{key_suffix}"), path));
+        }
     }
     let errors_file = out.join("skew-c-errors.txt");
     std::fs::write(&errors_file, errors)

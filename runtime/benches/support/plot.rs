@@ -46,12 +46,22 @@ pub fn write(path: &Path, title: &str, curves: &[(String, Curve)]) -> Result<(),
     chart
         .configure_mesh()
         .x_desc("percentile")
-        .y_desc("round trip (ns, log scale)")
+        .y_desc("round trip (log scale)")
+        .x_labels(16)
         .x_label_formatter(&|x| {
-            let q = 100.0 * (1.0 - 10f64.powf(-x));
+            // Labels at whole nines only: p90, p99, p99.9, p99.99.
+            let nines = x.round();
+            if (x - nines).abs() > 1e-6 || nines < 1.0 {
+                return String::new();
+            }
+            let q = 100.0 * (1.0 - 10f64.powf(-nines));
             format!("p{}", format!("{q:.4}").trim_end_matches('0').trim_end_matches('.'))
         })
-        .y_label_formatter(&|y| format!("{y:.0}"))
+        .y_label_formatter(&|y| match *y {
+            y if y >= 1e6 => format!("{:.0} ms", y / 1e6),
+            y if y >= 1e3 => format!("{:.0} µs", y / 1e3),
+            y => format!("{y:.0} ns"),
+        })
         .draw()
         .map_err(|e| err(&e))?;
     for (i, (label, curve)) in curves.iter().enumerate() {

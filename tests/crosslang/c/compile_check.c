@@ -40,9 +40,12 @@ int channel_use(const char *name) {
     rc |= flatipc_channel_reader_create(&r, name, &QUOTE, &o);
     rc |= flatipc_channel_reader_open(&r, name, &QUOTE, flatipc_wait_default());
     rc |= flatipc_channel_reader_open_or_create(&r, name, &QUOTE, &o);
+    static market_data_Quote widened;
+    rc |= flatipc_channel_reader_set_buffer(&r, &widened, sizeof widened);
     const void *msg = NULL;
     rc |= flatipc_channel_reader_try_recv(&r, &msg);
     rc |= flatipc_channel_reader_recv(&r, &msg, 5);
+    rc |= (int)flatipc_channel_reader_version(&r) + (int)flatipc_channel_reader_size(&r);
     rc |= flatipc_channel_reader_release(&r);
     rc |= flatipc_channel_reader_writer_alive(&r);
     rc |= (int)flatipc_channel_reader_position(&r);
@@ -72,11 +75,13 @@ int stream_use(const char *name) {
     rc |= flatipc_stream_reader_create(&r, name, LIBRARY, 2, NULL);
     rc |= flatipc_stream_reader_open(&r, name, LIBRARY, 2, flatipc_wait_default());
     rc |= flatipc_stream_reader_open_or_create(&r, name, LIBRARY, 2, NULL);
+    static market_data_message_buffer widened;
+    rc |= flatipc_stream_reader_set_buffer(&r, &widened, sizeof widened);
     flatipc_frame f;
     rc |= flatipc_stream_reader_try_recv(&r, &f);
     rc |= flatipc_stream_reader_recv(&r, &f, 100);
     const market_data_Quote *got = (const market_data_Quote *)flatipc_frame_get(&f, &QUOTE);
-    rc |= got != NULL ? (int)got->sequence : 0;
+    rc |= got != NULL ? (int)got->sequence : (int)f.widened;
     rc |= flatipc_stream_reader_release(&r);
     rc |= flatipc_stream_reader_writer_alive(&r);
     rc |= (int)flatipc_stream_reader_position(&r);
@@ -110,11 +115,14 @@ int broadcast_use(const char *name) {
     flatipc_broadcast_reader r;
     rc |= flatipc_broadcast_reader_open(&r, name, &QUOTE, &ro);
     rc |= flatipc_broadcast_reader_open_or_create(&r, name, &QUOTE, &o, NULL);
+    static market_data_Quote widened;
+    rc |= flatipc_broadcast_reader_set_buffer(&r, &widened, sizeof widened);
     flatipc_broadcast_message m;
     rc |= flatipc_broadcast_reader_try_recv(&r, &m);
     rc |= flatipc_broadcast_reader_recv(&r, &m, 100);
     const market_data_Quote *got = (const market_data_Quote *)m.data;
     rc |= (int)got->sequence + (int)m.position + (int)m.missed;
+    rc |= (int)flatipc_broadcast_reader_version(&r) + (int)flatipc_broadcast_reader_size(&r);
     rc |= flatipc_broadcast_reader_release(&r);
     rc |= (int)flatipc_broadcast_reader_missed(&r);
     rc |= flatipc_broadcast_reader_writer_alive(&r);
@@ -138,12 +146,15 @@ int broadcast_stream_use(const char *name) {
     flatipc_broadcast_stream_reader r;
     rc |= flatipc_broadcast_stream_reader_open(&r, name, LIBRARY, 2, NULL);
     rc |= flatipc_broadcast_stream_reader_open_or_create(&r, name, LIBRARY, 2, NULL, NULL);
+    static market_data_message_buffer widened;
+    rc |= flatipc_broadcast_stream_reader_set_buffer(&r, &widened, sizeof widened);
     flatipc_broadcast_frame f;
     rc |= flatipc_broadcast_stream_reader_try_recv(&r, &f);
     rc |= flatipc_broadcast_stream_reader_recv(&r, &f, -1);
     const market_data_Quote *got =
         (const market_data_Quote *)flatipc_broadcast_frame_get(&f, &QUOTE);
-    rc |= got != NULL ? (int)got->sequence : (int)f.version + (int)f.flags;
+    rc |= got != NULL ? (int)got->sequence
+                      : (int)f.version + (int)f.flags + (int)f.widened + (int)f.len;
     rc |= flatipc_broadcast_stream_reader_release(&r);
     rc |= (int)flatipc_broadcast_stream_reader_missed(&r);
     rc |= flatipc_broadcast_stream_reader_writer_alive(&r);

@@ -24,6 +24,11 @@
  *   evo-stream-write NAME COUNT       a version-3 writer on a version-2 stream: "SENT ..."
  *   chan-epoch NAME                   read a channel with a scribbled epoch table; "RESULT
  *                                     <code> <field> <delivered> <skipped> <last code>"
+ *   evo-bcast NAME                    versions 2, 3 and 5 of Quote on typed broadcast rings
+ *                                     (tethered, lossy and oldest-first readers of another
+ *                                     version, refusals, a lost epoch, a diverged writer met);
+ *                                     "EVO-BCAST OK"
+ *   evo-bstream NAME                  the same on broadcast streams; "EVO-BSTREAM OK"
  *
  *
  * Broadcast rings: "bcast-*" roles use the typed ring of quotes (kind 3), "bstream-*" the
@@ -949,6 +954,410 @@ static int chan_epoch(const char *name) {
     return 0;
 }
 
+/* Broadcast rings of versions 2, 3 and 5 of Quote (kinds 3 and 4), all in one C process. */
+
+/* A typed broadcast reader of `type`: tethered or lossy, starting next or at the oldest
+ * message, copying into `copy` (NULL: none). */
+static int evo_breader(flatipc_broadcast_reader *r, const char *name, const flatipc_message *type,
+                       int policy, int start, void *copy, size_t copy_size) {
+    flatipc_broadcast_reader_options ro = flatipc_broadcast_reader_options_default();
+    ro.policy = policy;
+    ro.start = start;
+    ro.wait = flatipc_wait_make(FLATIPC_WAIT_SPIN, 0);
+    ro.buffer = copy;
+    ro.buffer_size = copy_size;
+    return flatipc_broadcast_reader_open(r, name, type, &ro);
+}
+
+/* Receives message `seq` of writer `version` (2 or 3) with reader `r` of version 3: `data`
+ * must be `want_data` (NULL: in place, in the ring), the message a version-3 reader sees. */
+static void evo_brecv_v3(flatipc_broadcast_reader *r, uint64_t seq, unsigned version,
+                         const void *want_data, const char *what) {
+    flatipc_broadcast_message m;
+    expect_code(flatipc_broadcast_reader_try_recv(r, &m), FLATIPC_OK, what);
+    int in_place = (const uint8_t *)m.data >= r->end.data &&
+                   (const uint8_t *)m.data < r->end.data + r->end.seg.data_size;
+    expect(want_data == NULL ? in_place : m.data == want_data, what, (long long)seq);
+    expect(m.position == seq && quote_v3_matches((const quote_v3 *)m.data, seq, version == 3),
+           what, (long long)seq);
+    expect(flatipc_broadcast_reader_version(r) == version &&
+               flatipc_broadcast_reader_size(r) == (version == 3 ? 104u : 96u),
+           "the writer's version and size", flatipc_broadcast_reader_version(r));
+    expect_code(flatipc_broadcast_reader_release(r), FLATIPC_OK, "release");
+}
+
+/* Versions 2, 3 and 5 of Quote on typed broadcast rings (kind 3): version 3 fills the slots,
+ * then version 2 writes over them (its 96 bytes leave version 3's venue_seq behind in each
+ * slot); version-3 readers, tethered (in place, then zero-extended into their set_buffer
+ * buffer after FLATIPC_E_NEEDS_BUFFER), lossy and from the oldest message (zero-extended in
+ * their copies) read version 2 with venue_seq 0; a version-2 reader reads version 3's prefix;
+ * a version-5 reader and writer do not fit the slots; a diverged version 3 that takes over a
+ * version-2 ring is met by version-3 readers as a version mismatch (skipped); a message whose
+ * epoch was overwritten is skipped as lost. "EVO-BCAST OK" or exit 3. */
+static int evo_bcast(const char *name) {
+    flatipc_wait spin = flatipc_wait_make(FLATIPC_WAIT_SPIN, 0);
+    flatipc_broadcast_options o = flatipc_broadcast_options_default();
+    o.capacity = 8;
+    o.wait = spin;
+    flatipc_broadcast_writer w;
+    flatipc_broadcast_reader t3, l3, t2, o3, l3b;
+    static quote_v3 l3_copy, o3_copy, l3b_copy;
+    static union {
+        quote_v3 q;
+        unsigned char bytes[2 * sizeof(quote_v3)];
+    } buffer;
+    market_data_Quote q2;
+    quote_v3 q3;
+    flatipc_broadcast_message m;
+    /* Version 3 creates the ring: slots of 128 bytes. */
+    expect_code(flatipc_broadcast_writer_create(&w, name, &QUOTE_V3, &o), FLATIPC_OK,
+                "v3 create");
+    expect_code(evo_breader(&t3, name, &QUOTE_V3, FLATIPC_POLICY_TETHERED, FLATIPC_START_NEXT,
+                            NULL, 0),
+                FLATIPC_OK, "v3 tethered reader");
+    expect_code(evo_breader(&l3, name, &QUOTE_V3, FLATIPC_POLICY_LOSSY, FLATIPC_START_NEXT,
+                            &l3_copy, sizeof l3_copy),
+                FLATIPC_OK, "v3 lossy reader");
+    /* An older reader attaches to a newer ring (before: the same version only). */
+    expect_code(evo_breader(&t2, name, &QUOTE, FLATIPC_POLICY_TETHERED, FLATIPC_START_NEXT,
+                            NULL, 0),
+                FLATIPC_OK, "v2 tethered reader of a v3 ring");
+    flatipc_broadcast_reader r5;
+    expect_code(evo_breader(&r5, name, &QUOTE_V5, FLATIPC_POLICY_TETHERED, FLATIPC_START_NEXT,
+                            NULL, 0),
+                FLATIPC_E_CANNOT_UPGRADE, "a v5 reader larger than the slots");
+    expect(strcmp(r5.end.seg.detail.field, "slot_size") == 0 &&
+               r5.end.seg.detail.found == 256 && r5.end.seg.detail.expected == 128,
+           "slot_size detail", (long long)r5.end.seg.detail.found);
+    /* One message at a time: a lossy reader of 8 slots keeps up with 7 at most. */
+    for (uint64_t seq = 0; seq < 8; seq++) {
+        make_quote_v3(&q3, seq);
+        expect_code(flatipc_broadcast_writer_try_send(&w, &q3), FLATIPC_OK, "v3 send");
+        evo_brecv_v3(&t3, seq, 3, NULL, "v3 in place");
+        evo_brecv_v3(&l3, seq, 3, &l3_copy, "v3 copied");
+        expect_code(flatipc_broadcast_reader_try_recv(&t2, &m), FLATIPC_OK, "v2 reads v3");
+        make_quote(&q2, seq);
+        expect(memcmp(m.data, &q2, sizeof q2) == 0 &&
+                   flatipc_broadcast_reader_version(&t2) == 3 &&
+                   flatipc_broadcast_reader_size(&t2) == 104,
+               "version 2's prefix of version 3", (long long)seq);
+        expect_code(flatipc_broadcast_reader_release(&t2), FLATIPC_OK, "release");
+    }
+    flatipc_broadcast_writer_close(&w);
+    /* Version 2 takes over: epoch 1 from position 8; its messages land on version 3's. */
+    expect_code(flatipc_broadcast_writer_open(&w, name, &QUOTE, spin), FLATIPC_OK, "v2 writer");
+    const uint8_t *b = w.end.seg.base;
+    expect(epoch_word(b, FLATIPC_I_OFF_EPOCHS) == 2 && epoch_word(b, 2448) == 8 &&
+               epoch_word(b, 2456) == epoch_meta(2, 1, 96),
+           "epoch 1 is (8, version 2, 96 bytes)", (long long)epoch_word(b, 2456));
+    /* 7 messages: the lossy readers, never waited for, are not lapped. */
+    for (uint64_t seq = 8; seq < 15; seq++) {
+        make_quote(&q2, seq);
+        expect_code(flatipc_broadcast_writer_try_send(&w, &q2), FLATIPC_OK, "v2 send");
+    }
+    /* A tethered reader without a buffer stays at the older message. */
+    for (int k = 0; k < 2; k++) {
+        expect_code(flatipc_broadcast_reader_try_recv(&t3, &m), FLATIPC_E_NEEDS_BUFFER,
+                    "no buffer");
+        expect(m.data == NULL && t3.end.seg.detail.pid_or_position == 8 &&
+                   t3.end.seg.detail.found == 96 && t3.end.seg.detail.expected == 104,
+               "the reader stays at message 8", (long long)t3.end.seg.detail.pid_or_position);
+    }
+    expect_code(flatipc_broadcast_reader_set_buffer(&t3, &buffer, sizeof(quote_v3) - 1),
+                FLATIPC_E_INVALID_ARGUMENT, "buffer too small");
+    expect_code(flatipc_broadcast_reader_set_buffer(&t3, buffer.bytes + 4, sizeof(quote_v3)),
+                FLATIPC_E_INVALID_ARGUMENT, "misaligned buffer");
+    expect_code(flatipc_broadcast_reader_set_buffer(&t3, &buffer.q, sizeof buffer.q), FLATIPC_OK,
+                "set_buffer");
+    /* A reader starting at the oldest message copies its backlog (positions 8 to 14). */
+    expect_code(evo_breader(&o3, name, &QUOTE_V3, FLATIPC_POLICY_TETHERED, FLATIPC_START_OLDEST,
+                            &o3_copy, sizeof o3_copy),
+                FLATIPC_OK, "v3 reader from the oldest");
+    for (uint64_t seq = 8; seq < 15; seq++) {
+        memset(&buffer, 0xA5, sizeof buffer); /* zero-extension must clear what it covers */
+        evo_brecv_v3(&t3, seq, 2, &buffer.q, "v2 zero-extended into the buffer");
+        expect(buffer.bytes[sizeof(quote_v3)] == 0xA5, "never past the reader's size", 0);
+        /* The lossy copy took 104 bytes of the slot: version 3's venue_seq is still there. */
+        evo_brecv_v3(&l3, seq, 2, &l3_copy, "v2 zero-extended in the copy");
+        evo_brecv_v3(&o3, seq, 2, &o3_copy, "the backlog zero-extended in the copy");
+        expect_code(flatipc_broadcast_reader_try_recv(&t2, &m), FLATIPC_OK, "v2 reads v2");
+        make_quote(&q2, seq);
+        expect(memcmp(m.data, &q2, sizeof q2) == 0 &&
+                   flatipc_broadcast_reader_version(&t2) == 2,
+               "version 2 in place", (long long)seq);
+        expect_code(flatipc_broadcast_reader_release(&t2), FLATIPC_OK, "release");
+    }
+    expect(l3.end.missed_total == 0 && o3.end.missed_total == 0, "nothing missed", 0);
+    flatipc_broadcast_reader_close(&o3);
+    flatipc_broadcast_writer_close(&w);
+    /* A version-5 writer does not fit the slots and merges nothing. */
+    int rc = flatipc_broadcast_writer_open(&w, name, &QUOTE_V5, spin);
+    expect_code(rc, FLATIPC_E_CANNOT_UPGRADE, "version 5 in slots of 128 bytes");
+    b = t2.end.seg.base;
+    expect(flatipc_i_ld8(b, 128 + 20) == 1 && flatipc_i_ld8(b, 128 + 21) == 3 &&
+               flatipc_i_ld8(b, 128 + 22) == 0,
+           "a refused writer merges nothing", flatipc_i_ld8(b, 128 + 22));
+    /* Message 15 (epoch 1 goes on), then four writers whose versions alternate attach without
+     * sending: epoch 1 is overwritten, so the readers skip message 15 as lost. */
+    expect_code(flatipc_broadcast_writer_open(&w, name, &QUOTE, spin), FLATIPC_OK, "v2 writer");
+    make_quote(&q2, 15);
+    expect_code(flatipc_broadcast_writer_try_send(&w, &q2), FLATIPC_OK, "v2 send");
+    flatipc_broadcast_writer_close(&w);
+    for (int k = 0; k < 4; k++) {
+        expect_code(flatipc_broadcast_writer_open(&w, name, k % 2 == 0 ? &QUOTE_V3 : &QUOTE, spin),
+                    FLATIPC_OK, "alternating writers");
+        flatipc_broadcast_writer_close(&w);
+    }
+    expect(epoch_word(b, FLATIPC_I_OFF_EPOCHS) == 6, "six epochs", 0);
+    flatipc_broadcast_reader *lost[3] = {&t3, &l3, &t2};
+    for (int k = 0; k < 3; k++) {
+        expect_code(flatipc_broadcast_reader_try_recv(lost[k], &m), FLATIPC_E_EPOCH_LOST,
+                    "lost epoch");
+        expect(lost[k]->end.seg.detail.pid_or_position == 15, "message 15 skipped", k);
+        expect_code(flatipc_broadcast_reader_try_recv(lost[k], &m), FLATIPC_E_DISCONNECTED,
+                    "drained after the lost message");
+        flatipc_broadcast_reader_close(lost[k]);
+    }
+
+    /* A diverged version 3 meets version-3 readers of a version-2 ring: it attaches (the
+     * table knew version 1 only) and merges its own version 3; the readers compared version 1
+     * (and then 2) at attach and re-check on meeting version 3. */
+    char other[160];
+    snprintf(other, sizeof other, "%s-diverged", name);
+    expect_code(flatipc_broadcast_writer_create(&w, other, &QUOTE, &o), FLATIPC_OK, "v2 create");
+    expect_code(evo_breader(&t3, other, &QUOTE_V3, FLATIPC_POLICY_TETHERED, FLATIPC_START_NEXT,
+                            NULL, 0),
+                FLATIPC_OK, "v3 tethered reader");
+    expect_code(flatipc_broadcast_reader_set_buffer(&t3, &buffer.q, sizeof buffer.q), FLATIPC_OK,
+                "set_buffer");
+    expect_code(evo_breader(&l3b, other, &QUOTE_V3, FLATIPC_POLICY_LOSSY, FLATIPC_START_NEXT,
+                            &l3b_copy, sizeof l3b_copy),
+                FLATIPC_OK, "v3 lossy reader");
+    expect_code(evo_breader(&t2, other, &QUOTE, FLATIPC_POLICY_TETHERED, FLATIPC_START_NEXT,
+                            NULL, 0),
+                FLATIPC_OK, "v2 reader");
+    make_quote(&q2, 0);
+    expect_code(flatipc_broadcast_writer_try_send(&w, &q2), FLATIPC_OK, "v2 send");
+    /* Read before the diverged writer merges its steps (a re-check compares the whole table,
+     * as in Rust: after the merge, version 2 messages would be refused too). */
+    evo_brecv_v3(&t3, 0, 2, &buffer.q, "version 2 before the diverged writer");
+    evo_brecv_v3(&l3b, 0, 2, &l3b_copy, "version 2 before the diverged writer");
+    flatipc_broadcast_writer_close(&w);
+    expect_code(flatipc_broadcast_writer_open(&w, other, &QUOTE_V3_DIVERGED, spin), FLATIPC_OK,
+                "the diverged version 3 takes over");
+    for (uint64_t seq = 1; seq < 3; seq++) {
+        make_quote_v3(&q3, seq);
+        expect_code(flatipc_broadcast_writer_try_send(&w, &q3), FLATIPC_OK, "diverged send");
+    }
+    flatipc_broadcast_writer_close(&w);
+    flatipc_broadcast_reader *met[2] = {&t3, &l3b};
+    for (int k = 0; k < 2; k++) {
+        for (uint64_t seq = 1; seq < 3; seq++) {
+            expect_code(flatipc_broadcast_reader_try_recv(met[k], &m), FLATIPC_E_VERSION_MISMATCH,
+                        "a diverged writer's message");
+            expect(m.data == NULL && met[k]->end.seg.detail.pid_or_position == seq &&
+                       met[k]->end.seg.detail.found == 3,
+                   "skipped, naming version 3", (long long)met[k]->end.seg.detail.found);
+        }
+        expect_code(flatipc_broadcast_reader_try_recv(met[k], &m), FLATIPC_E_DISCONNECTED,
+                    "drained after the diverged messages");
+        flatipc_broadcast_reader_close(met[k]);
+    }
+    for (uint64_t seq = 0; seq < 3; seq++) {
+        expect_code(flatipc_broadcast_reader_try_recv(&t2, &m), FLATIPC_OK, "v2 reads both");
+        make_quote(&q2, seq);
+        expect(memcmp(m.data, &q2, sizeof q2) == 0, "version 2's prefix", (long long)seq);
+        expect_code(flatipc_broadcast_reader_release(&t2), FLATIPC_OK, "release");
+    }
+    flatipc_broadcast_reader_close(&t2);
+    flatipc_segment_remove(other);
+    printf("EVO-BCAST OK\n");
+    return 0;
+}
+
+/* A broadcast stream reader of `messages` (`count`), tethered or lossy, copying into `copy`. */
+static int evo_bsreader(flatipc_broadcast_stream_reader *r, const char *name,
+                        const flatipc_message *messages, size_t count, int policy, void *copy,
+                        size_t copy_size) {
+    flatipc_broadcast_reader_options ro = flatipc_broadcast_reader_options_default();
+    ro.policy = policy;
+    ro.wait = flatipc_wait_make(FLATIPC_WAIT_SPIN, 0);
+    ro.buffer = copy;
+    ro.buffer_size = copy_size;
+    return flatipc_broadcast_stream_reader_open(r, name, messages, count, &ro);
+}
+
+/* Receives frame `seq` of writer `version` with a version-3 reader `r`: `data` must be
+ * `want_data` (NULL: in place), zero-extended (widened 104) exactly when version is 2. */
+static void evo_bsrecv_v3(flatipc_broadcast_stream_reader *r, uint64_t seq, unsigned version,
+                          const void *want_data, const char *what) {
+    flatipc_broadcast_frame f;
+    expect_code(flatipc_broadcast_stream_reader_try_recv(r, &f), FLATIPC_OK, what);
+    int in_place = (const uint8_t *)f.data >= r->end.data &&
+                   (const uint8_t *)f.data < r->end.data + r->end.seg.data_size;
+    expect(want_data == NULL ? in_place : f.data == want_data, what, (long long)seq);
+    expect(f.position == seq && f.version == version &&
+               f.size == (version == 3 ? 104u : 96u) && f.widened == (version == 3 ? 0u : 104u),
+           "version, size and widened", (long long)f.widened);
+    expect(flatipc_broadcast_frame_get(&f, &QUOTE_V3) == f.data &&
+               flatipc_broadcast_frame_get(&f, &QUOTE) == f.data,
+           "frame_get of either version", (long long)seq);
+    expect(quote_v3_matches((const quote_v3 *)f.data, seq, version == 3), what, (long long)seq);
+    expect_code(flatipc_broadcast_stream_reader_release(r), FLATIPC_OK, "release");
+}
+
+/* The same on broadcast streams (kind 4), with per-frame versions: a version-3 writer fills the
+ * slots, a version-2 writer's smaller frames land on them; version-3 readers zero-extend them
+ * (tethered: into the set_buffer buffer after FLATIPC_E_NEEDS_BUFFER; lossy: in the copy, which
+ * took 96 bytes, next to the previous copy's venue_seq); a version-2 lossy reader whose buffer
+ * holds only its own 96 bytes reads version 3's prefix; a diverged version 3 is met as a
+ * version mismatch. "EVO-BSTREAM OK" or exit 3. */
+static int evo_bstream(const char *name) {
+    flatipc_wait spin = flatipc_wait_make(FLATIPC_WAIT_SPIN, 0);
+    flatipc_broadcast_options o = flatipc_broadcast_options_default();
+    o.capacity = 8;
+    o.wait = spin;
+    flatipc_broadcast_stream_writer w;
+    flatipc_broadcast_stream_reader t3, l3, t2, l2;
+    static union {
+        quote_v3 q;
+        FLATIPC_ALIGNAS(16) unsigned char bytes[2 * sizeof(quote_v3)];
+    } buffer, l3_copy;
+    static union {
+        market_data_Quote q;
+        FLATIPC_ALIGNAS(16) unsigned char bytes[sizeof(market_data_Quote)];
+    } l2_copy;
+    market_data_Quote q2;
+    quote_v3 q3;
+    flatipc_broadcast_frame f;
+    expect_code(flatipc_broadcast_stream_writer_create(&w, name, &QUOTE_V3, 1, &o), FLATIPC_OK,
+                "v3 create");
+    expect_code(evo_bsreader(&t3, name, &QUOTE_V3, 1, FLATIPC_POLICY_TETHERED, NULL, 0),
+                FLATIPC_OK, "v3 tethered reader");
+    expect_code(evo_bsreader(&l3, name, &QUOTE_V3, 1, FLATIPC_POLICY_LOSSY, &l3_copy,
+                             sizeof(quote_v3)),
+                FLATIPC_OK, "v3 lossy reader");
+    expect_code(evo_bsreader(&t2, name, &QUOTE, 1, FLATIPC_POLICY_TETHERED, NULL, 0), FLATIPC_OK,
+                "v2 tethered reader");
+    expect_code(evo_bsreader(&l2, name, &QUOTE, 1, FLATIPC_POLICY_LOSSY, &l2_copy,
+                             sizeof l2_copy),
+                FLATIPC_OK, "v2 lossy reader");
+    flatipc_broadcast_stream_reader *older[2] = {&t2, &l2};
+    /* One frame at a time: a lossy reader of 8 slots keeps up with 7 at most. */
+    for (uint64_t seq = 0; seq < 8; seq++) {
+        make_quote_v3(&q3, seq);
+        expect_code(flatipc_broadcast_stream_writer_try_send(&w, QUOTE_V3.id, QUOTE_V3.size, &q3),
+                    FLATIPC_OK, "v3 send");
+        evo_bsrecv_v3(&t3, seq, 3, NULL, "v3 in place");
+        evo_bsrecv_v3(&l3, seq, 3, &l3_copy, "v3 copied");
+        for (int k = 0; k < 2; k++) {
+            expect_code(flatipc_broadcast_stream_reader_try_recv(older[k], &f), FLATIPC_OK,
+                        "v2 reads v3");
+            make_quote(&q2, seq);
+            /* The lossy copy holds the 96 bytes of its buffer: version 2's prefix. */
+            const void *got = flatipc_broadcast_frame_get(&f, &QUOTE);
+            expect(got != NULL && memcmp(got, &q2, sizeof q2) == 0 && f.version == 3 &&
+                       f.size == 104 && f.widened == 0 &&
+                       (k == 0 || got == (const void *)&l2_copy),
+                   "version 2's prefix of version 3", (long long)seq);
+            expect(flatipc_broadcast_frame_get(&f, &QUOTE_V3) == (k == 0 ? f.data : NULL),
+                   "a lossy prefix is no version-3 message", k);
+            expect_code(flatipc_broadcast_stream_reader_release(older[k]), FLATIPC_OK, "release");
+        }
+    }
+    flatipc_broadcast_stream_writer_close(&w);
+    expect_code(flatipc_broadcast_stream_writer_open(&w, name, &QUOTE, 1, spin), FLATIPC_OK,
+                "v2 writer");
+    /* 7 frames: the lossy readers, never waited for, are not lapped. */
+    for (uint64_t seq = 8; seq < 15; seq++) {
+        make_quote(&q2, seq);
+        expect_code(flatipc_broadcast_stream_writer_try_send(&w, QUOTE.id, QUOTE.size, &q2),
+                    FLATIPC_OK, "v2 send");
+    }
+    flatipc_broadcast_stream_writer_close(&w);
+    for (int k = 0; k < 2; k++) {
+        expect_code(flatipc_broadcast_stream_reader_try_recv(&t3, &f), FLATIPC_E_NEEDS_BUFFER,
+                    "no buffer");
+        expect(f.data == NULL && t3.end.seg.detail.pid_or_position == 8 &&
+                   t3.end.seg.detail.found == 96 && t3.end.seg.detail.expected == 104,
+               "the reader stays at frame 8", (long long)t3.end.seg.detail.pid_or_position);
+    }
+    expect_code(flatipc_broadcast_stream_reader_set_buffer(&t3, buffer.bytes + 8,
+                                                           sizeof(quote_v3)),
+                FLATIPC_E_INVALID_ARGUMENT, "misaligned buffer");
+    expect_code(flatipc_broadcast_stream_reader_set_buffer(&t3, &buffer, sizeof(quote_v3) - 8),
+                FLATIPC_E_INVALID_ARGUMENT, "buffer too small");
+    expect_code(flatipc_broadcast_stream_reader_set_buffer(&t3, &buffer, sizeof buffer),
+                FLATIPC_OK, "set_buffer");
+    for (uint64_t seq = 8; seq < 15; seq++) {
+        memset(&buffer, 0xA5, sizeof buffer);
+        evo_bsrecv_v3(&t3, seq, 2, &buffer, "v2 zero-extended into the buffer");
+        expect(buffer.bytes[sizeof(quote_v3)] == 0xA5, "never past the reader's size", 0);
+        evo_bsrecv_v3(&l3, seq, 2, &l3_copy, "v2 zero-extended in the copy");
+        for (int k = 0; k < 2; k++) {
+            expect_code(flatipc_broadcast_stream_reader_try_recv(older[k], &f), FLATIPC_OK,
+                        "v2 reads v2");
+            make_quote(&q2, seq);
+            const void *got = flatipc_broadcast_frame_get(&f, &QUOTE);
+            expect(got != NULL && memcmp(got, &q2, sizeof q2) == 0 && f.version == 2 &&
+                       f.widened == 0,
+                   "version 2 as it is", (long long)seq);
+            expect_code(flatipc_broadcast_stream_reader_release(older[k]), FLATIPC_OK, "release");
+        }
+    }
+    flatipc_broadcast_stream_reader *all[4] = {&t3, &l3, &t2, &l2};
+    for (int k = 0; k < 4; k++) {
+        expect_code(flatipc_broadcast_stream_reader_try_recv(all[k], &f), FLATIPC_E_DISCONNECTED,
+                    "drained");
+        expect(flatipc_broadcast_stream_reader_missed(all[k]) == 0, "nothing missed", k);
+        flatipc_broadcast_stream_reader_close(all[k]);
+    }
+
+    /* A diverged version 3 on a version-2 stream, met by version-3 readers. */
+    char other[160];
+    snprintf(other, sizeof other, "%s-diverged", name);
+    expect_code(flatipc_broadcast_stream_writer_create(&w, other, &QUOTE, 1, &o), FLATIPC_OK,
+                "v2 create");
+    expect_code(evo_bsreader(&t3, other, &QUOTE_V3, 1, FLATIPC_POLICY_TETHERED, NULL, 0),
+                FLATIPC_OK, "v3 tethered reader");
+    expect_code(flatipc_broadcast_stream_reader_set_buffer(&t3, &buffer, sizeof buffer),
+                FLATIPC_OK, "set_buffer");
+    expect_code(evo_bsreader(&l3, other, &QUOTE_V3, 1, FLATIPC_POLICY_LOSSY, &l3_copy,
+                             sizeof l3_copy),
+                FLATIPC_OK, "v3 lossy reader");
+    make_quote(&q2, 0);
+    expect_code(flatipc_broadcast_stream_writer_try_send(&w, QUOTE.id, QUOTE.size, &q2),
+                FLATIPC_OK, "v2 send");
+    evo_bsrecv_v3(&t3, 0, 2, &buffer, "version 2 before the diverged writer");
+    evo_bsrecv_v3(&l3, 0, 2, &l3_copy, "version 2 before the diverged writer");
+    flatipc_broadcast_stream_writer_close(&w);
+    expect_code(flatipc_broadcast_stream_writer_open(&w, other, &QUOTE_V3_DIVERGED, 1, spin),
+                FLATIPC_OK, "the diverged version 3 takes over");
+    for (uint64_t seq = 1; seq < 3; seq++) {
+        make_quote_v3(&q3, seq);
+        expect_code(flatipc_broadcast_stream_writer_try_send(&w, QUOTE_V3_DIVERGED.id,
+                                                             QUOTE_V3_DIVERGED.size, &q3),
+                    FLATIPC_OK, "diverged send");
+    }
+    flatipc_broadcast_stream_writer_close(&w);
+    flatipc_broadcast_stream_reader *met[2] = {&t3, &l3};
+    for (int k = 0; k < 2; k++) {
+        for (uint64_t seq = 1; seq < 3; seq++) {
+            expect_code(flatipc_broadcast_stream_reader_try_recv(met[k], &f),
+                        FLATIPC_E_VERSION_MISMATCH, "a diverged writer's frame");
+            expect(f.data == NULL && met[k]->end.seg.detail.pid_or_position == seq &&
+                       met[k]->end.seg.detail.found == 3,
+                   "skipped, naming version 3", (long long)met[k]->end.seg.detail.found);
+        }
+        expect_code(flatipc_broadcast_stream_reader_try_recv(met[k], &f), FLATIPC_E_DISCONNECTED,
+                    "drained after the diverged frames");
+        flatipc_broadcast_stream_reader_close(met[k]);
+    }
+    flatipc_segment_remove(other);
+    printf("EVO-BSTREAM OK\n");
+    return 0;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Broadcast rings (kind 3, "bcast-*": quotes; kind 4, "bstream-*": four types interleaved) */
 
@@ -1040,6 +1449,7 @@ typedef struct any_breader {
 typedef struct brecv {
     uint32_t id;
     uint32_t size;
+    uint32_t len; /* bytes readable at data: size, but a lossy copy holds at most the buffer's */
     const void *data;
     uint64_t position;
     uint64_t missed;
@@ -1081,6 +1491,15 @@ static int br_recv(any_breader *r, brecv *out, int64_t timeout) {
                           : flatipc_broadcast_stream_reader_recv(&r->stream, &f, timeout);
         out->id = f.id;
         out->size = f.size;
+        /* A lossy copy holds min(size, the buffer's size) bytes: the whole frame, or the prefix
+         * of a newer, larger version of a message of the table. */
+        out->len = f.len;
+        if (f.data != NULL && f.len != (f.data == (const void *)&r->copy && f.size > sizeof r->copy
+                                            ? (uint32_t)sizeof r->copy
+                                            : f.size)) {
+            printf("BAD LEN %u for size %u\n", f.len, f.size);
+            exit(3);
+        }
         out->data = f.data;
         out->position = f.position;
         out->missed = f.missed;
@@ -1090,6 +1509,7 @@ static int br_recv(any_breader *r, brecv *out, int64_t timeout) {
                           : flatipc_broadcast_reader_recv(&r->typed, &m, timeout);
         out->id = QUOTE.id;
         out->size = QUOTE.size;
+        out->len = QUOTE.size;
         out->data = m.data;
         out->position = m.position;
         out->missed = m.missed;
@@ -1465,14 +1885,14 @@ static void drain_report(const char *tag, any_breader *r) {
         const uint8_t *hi = lo + br_segment(r)->data_size;
         const uint8_t *in_buffer = (const uint8_t *)&r->copy;
         const uint8_t *p = (const uint8_t *)got.data;
-        int inside = p == NULL || (p >= lo && p + got.size <= hi) ||
-                     (p >= in_buffer && p + got.size <= in_buffer + sizeof r->copy);
+        int inside = p == NULL || (p >= lo && p + got.len <= hi) ||
+                     (p >= in_buffer && p + got.len <= in_buffer + sizeof r->copy);
         if (!inside) {
             printf("MESSAGE OUTSIDE THE RING\n");
             exit(3);
         }
         if (p != NULL) {
-            touch(p, got.size);
+            touch(p, got.len);
         }
         ok++;
         br_release(r);
@@ -1598,14 +2018,14 @@ static uint64_t fuzz_read(any_breader *r) {
         const uint8_t *p = (const uint8_t *)got.data;
         const uint8_t *lo = s->base + FLATIPC_DATA_OFFSET;
         const uint8_t *buf = (const uint8_t *)&r->copy;
-        int inside = p == NULL || (p >= lo && p + got.size <= lo + s->data_size) ||
-                     (p >= buf && p + got.size <= buf + sizeof r->copy);
+        int inside = p == NULL || (p >= lo && p + got.len <= lo + s->data_size) ||
+                     (p >= buf && p + got.len <= buf + sizeof r->copy);
         if (!inside) {
             printf("MESSAGE OUTSIDE THE RING\n");
             exit(3);
         }
         if (p != NULL) {
-            touch(p, got.size);
+            touch(p, got.len);
         }
         n++;
         br_release(r);
@@ -1783,6 +2203,12 @@ int main(int argc, char **argv) {
     }
     if (argc == 3 && strcmp(role, "chan-epoch") == 0) {
         return chan_epoch(name);
+    }
+    if (argc == 3 && strcmp(role, "evo-bcast") == 0) {
+        return evo_bcast(name);
+    }
+    if (argc == 3 && strcmp(role, "evo-bstream") == 0) {
+        return evo_bstream(name);
     }
     int framed = is_framed(role);
     const char *kind = framed ? role + 8 : strncmp(role, "bcast-", 6) == 0 ? role + 6 : "";

@@ -1,12 +1,13 @@
 /* The C peer of the version-skew matrix (tests/skew.rs): the same arguments, output lines,
- * exit statuses and message contents as src/bin/skew-peer.rs (its header comment is the
+ * exit statuses and message contents as src/bin/skew-peer/main.rs (its header comment is the
  * reference), built once per release of schemas/evolution/: -DSKEW_V1, -DSKEW_V2 or
- * -DSKEW_CONFLICT, with that release's generated market_evo.h on the include path (build.rs).
+ * -DSKEW_CONFLICT, with that release's generated market_evo.h on the include path (build.rs;
+ * v1 and v2 also with AddressSanitizer and UndefinedBehaviorSanitizer).
  *
  *   skew-<release> ROLE RING VERSION MODE NAME N
- *     ROLE writer | reader, RING channel | stream, VERSION the release it was built from,
- *     MODE create | open, N messages (0: attach, then hold the ring until stdin closes;
- *     the conflict build only holds)
+ *     ROLE writer | reader, RING channel | stream | broadcast | bstream (a broadcast reader may
+ *     add -lossy), VERSION the release it was built from, MODE create | open, N messages (0:
+ *     attach, then hold the ring until stdin closes; the conflict build only holds)
  *
  * Message `seq` (1 to N) and each member's value are defined in src/skew.rs (`kind`,
  * `expected`) and again here, independently: a message is handled as one 64-bit word per member
@@ -35,10 +36,33 @@
 #endif
 
 #define TIMEOUT_NS INT64_C(30000000000)
-/* As in skew-peer.rs: 128-byte slots for a version 1 creator, so a version 2 writer fits. */
+/* As in skew-peer: 128-byte slots for a version 1 creator, so a version 2 writer fits. */
 #define CHANNEL_CAPACITY 1024u
 #define STREAM_CAPACITY (16u * 1024u)
+/* skew::BROADCAST_CAPACITY: few slots, so that every one is lapped many times. */
+#define BROADCAST_CAPACITY 64u
 #define SPINS 2000u
+
+/* The rings (skew::Ring). */
+enum ring { CHANNEL, STREAM, BROADCAST, BSTREAM };
+
+static flatipc_broadcast_options broadcast_options(void) {
+    flatipc_broadcast_options o = flatipc_broadcast_options_default();
+    o.capacity = BROADCAST_CAPACITY;
+    o.max_readers = 8;
+    o.wait = flatipc_wait_make(FLATIPC_WAIT_SPIN_THEN_PARK, SPINS);
+    return o;
+}
+
+static flatipc_broadcast_reader_options reader_options(int lossy, void *copy, size_t size) {
+    flatipc_broadcast_reader_options ro = flatipc_broadcast_reader_options_default();
+    ro.policy = lossy ? FLATIPC_POLICY_LOSSY : FLATIPC_POLICY_TETHERED;
+    ro.start = FLATIPC_START_NEXT;
+    ro.wait = flatipc_wait_make(FLATIPC_WAIT_SPIN_THEN_PARK, SPINS);
+    ro.buffer = lossy ? copy : NULL;
+    ro.buffer_size = lossy ? size : 0;
+    return ro;
+}
 
 static flatipc_options options(uint64_t capacity) {
     flatipc_options o = flatipc_options_default();
@@ -506,14 +530,28 @@ static int write_stream(int create, const char *name, uint64_t n) {
 /* ------------------------------------------------------------------------------------------ */
 /* Readers                                                                                    */
 
-/* What a reader found so far (skew-peer.rs `Tally`). */
+/* Runs of messages of one writer version a reader keeps (skew::Runs); more are counted as
+ * mismatches. */
+#define MAX_RUNS 16u
+
+/* What a reader found so far (skew-peer's `Tally`). */
 typedef struct tally {
     uint64_t count;
     uint64_t mismatches;
     uint64_t sum;
-    unsigned writer; /* the writer version of the first message (0: none yet) */
+    /* The writer versions met, in order: runs of (version, first seq, last seq). */
+    unsigned run_count;
+    unsigned run_version[MAX_RUNS];
+    uint64_t run_first[MAX_RUNS], run_last[MAX_RUNS];
     uint64_t skipped;
 } tally;
+
+static tally tally_new(void) {
+    tally t;
+    memset(&t, 0, sizeof t);
+    t.sum = FOLD_INIT;
+    return t;
+}
 
 static void mismatch(tally *t, uint64_t seq, const char *kind, const char *what, uint64_t got,
                      uint64_t want) {
@@ -532,11 +570,15 @@ enum read { KNOWN, UNKNOWN, INVALID };
 static void check(tally *t, int stream, uint64_t seq, unsigned version, uint32_t id,
                   enum read read, enum kind k, const uint64_t *words) {
     t->count++;
-    if (t->writer == 0) {
-        t->writer = version;
-    }
-    if (version != t->writer) {
-        mismatch(t, seq, "Quote", "writer-version", version, t->writer);
+    if (t->run_count > 0 && t->run_version[t->run_count - 1] == version) {
+        t->run_last[t->run_count - 1] = seq;
+    } else if (t->run_count < MAX_RUNS) {
+        t->run_version[t->run_count] = version;
+        t->run_first[t->run_count] = seq;
+        t->run_last[t->run_count] = seq;
+        t->run_count++;
+    } else {
+        mismatch(t, seq, "Quote", "writer-versions", version, MAX_RUNS);
     }
     enum kind want = kind_of(stream, seq, version);
     if (id != KIND_ID[want]) {
@@ -585,9 +627,15 @@ static void check(tally *t, int stream, uint64_t seq, unsigned version, uint32_t
     t->sum = fold_known(t->sum, want, words, version, SKEW_VERSION);
 }
 
-static void report(const tally *t, const char *end) {
-    printf("RECV %" PRIu64 " %" PRIu64 " %016" PRIx64 " %u %" PRIu64 " %s\n", t->count,
-           t->mismatches, t->sum, t->writer, t->skipped, end);
+/* RECV <count> <mismatches> <sum> <runs> <skipped> <missed> <end>. */
+static void report(const tally *t, uint64_t missed, const char *end) {
+    printf("RECV %" PRIu64 " %" PRIu64 " %016" PRIx64 " ", t->count, t->mismatches, t->sum);
+    for (unsigned i = 0; i < t->run_count; i++) {
+        printf("%s%u:%" PRIu64 "-%" PRIu64, i == 0 ? "" : ",", t->run_version[i], t->run_first[i],
+               t->run_last[i]);
+    }
+    printf("%s %" PRIu64 " %" PRIu64 " %s\n", t->run_count == 0 ? "-" : "", t->skipped, missed,
+           end);
 }
 
 /* What followed the last message: the writer's detach, or an error code. */
@@ -627,7 +675,7 @@ static int read_channel(int create, const char *name, uint64_t n) {
         market_evo_Quote_channel_reader_close(&r);
         return 0;
     }
-    tally t = {0, 0, FOLD_INIT, 0, 0};
+    tally t = tally_new();
     const market_evo_Quote *q = NULL;
     for (uint64_t seq = 1; seq <= n; seq++) {
         rc = market_evo_Quote_try_recv(&r, &q);
@@ -653,7 +701,7 @@ static int read_channel(int create, const char *name, uint64_t n) {
     }
     char buf[64];
     rc = market_evo_Quote_recv(&r, &q, TIMEOUT_NS);
-    report(&t, end_of(rc, buf, sizeof buf));
+    report(&t, 0, end_of(rc, buf, sizeof buf));
     market_evo_Quote_channel_reader_close(&r);
     return t.mismatches == 0 ? 0 : 3;
 }
@@ -721,7 +769,7 @@ static int read_stream(int create, const char *name, uint64_t n) {
     if ((rc = flatipc_stream_reader_set_buffer(&r, &buffer, sizeof buffer)) != FLATIPC_OK) {
         return fail("set_buffer", rc);
     }
-    tally t = {0, 0, FOLD_INIT, 0, 0};
+    tally t = tally_new();
     flatipc_frame f;
     for (uint64_t seq = 1; seq <= n; seq++) {
         rc = flatipc_stream_reader_try_recv(&r, &f);
@@ -746,8 +794,322 @@ static int read_stream(int create, const char *name, uint64_t n) {
     }
     char buf[64];
     rc = flatipc_stream_reader_recv(&r, &f, TIMEOUT_NS);
-    report(&t, end_of(rc, buf, sizeof buf));
+    report(&t, 0, end_of(rc, buf, sizeof buf));
     flatipc_stream_reader_close(&r);
+    return t.mismatches == 0 ? 0 : 3;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Broadcast rings: message `seq` is the one at position seq - 1                              */
+
+/* Waits for a line on stdin (or its end): the test attaches the readers first. */
+static void wait_for_go(void) {
+    char line[16];
+    if (fgets(line, sizeof line, stdin) == NULL) {
+        clearerr(stdin);
+    }
+}
+
+/* Sends typed broadcast message `words`; fills `written` from the message as built. */
+static int bcast_send(flatipc_broadcast_writer *w, const uint64_t *words, enum how how,
+                      uint64_t *written) {
+    static market_evo_Quote staging;
+    market_evo_Quote q;
+    int rc;
+    switch (how) {
+    case LOAN:
+        if ((rc = flatipc_broadcast_writer_loan(w, &staging)) != FLATIPC_OK) {
+            return rc;
+        }
+        quote_from(&staging, words);
+        quote_words(&staging, written);
+        return flatipc_broadcast_writer_commit(w, TIMEOUT_NS);
+    case TRY_SEND:
+        quote_from(&q, words);
+        quote_words(&q, written);
+        while ((rc = flatipc_broadcast_writer_try_send(w, &q)) == FLATIPC_E_FULL) {
+        }
+        return rc;
+    default:
+        quote_from(&q, words);
+        quote_words(&q, written);
+        return flatipc_broadcast_writer_send(w, &q, TIMEOUT_NS);
+    }
+}
+
+/* Sends broadcast stream message `words` of kind `k`; fills `written` as built. */
+static int bstream_send(flatipc_broadcast_stream_writer *w, enum kind k, const uint64_t *words,
+                        enum how how, uint64_t *written) {
+    static market_evo_message_buffer m;
+    uint32_t size;
+    switch (k) {
+    case QUOTE:
+        quote_from(&m.Quote, words);
+        quote_words(&m.Quote, written);
+        size = (uint32_t)sizeof m.Quote;
+        break;
+    case TRADE:
+        trade_from(&m.Trade, words);
+        trade_words(&m.Trade, written);
+        size = (uint32_t)sizeof m.Trade;
+        break;
+    default:
+#if SKEW_VERSION >= 2
+        heartbeat_from(&m.Heartbeat, words);
+        heartbeat_words(&m.Heartbeat, written);
+        size = (uint32_t)sizeof m.Heartbeat;
+        break;
+#else
+        return FLATIPC_E_INVALID_ARGUMENT; /* version 1 writers send no Heartbeat */
+#endif
+    }
+    int rc;
+    switch (how) {
+    case LOAN: {
+        /* The loan zeroes its staging memory: build the message there again. */
+        static market_evo_message_buffer staging;
+        rc = flatipc_broadcast_stream_writer_loan(w, KIND_ID[k], size, &staging);
+        if (rc != FLATIPC_OK) {
+            return rc;
+        }
+        memcpy(&staging, &m, size);
+        return flatipc_broadcast_stream_writer_commit(w, TIMEOUT_NS);
+    }
+    case TRY_SEND:
+        while ((rc = flatipc_broadcast_stream_writer_try_send(w, KIND_ID[k], size, &m)) ==
+               FLATIPC_E_FULL) {
+        }
+        return rc;
+    default:
+        return flatipc_broadcast_stream_writer_send(w, KIND_ID[k], size, &m, TIMEOUT_NS);
+    }
+}
+
+/* A writer of either broadcast ring: waits for the go line, then sends N messages after the
+ * ring's last. */
+static int write_broadcast(int framed, int create, const char *name, uint64_t n) {
+    flatipc_broadcast_options o = broadcast_options();
+    flatipc_broadcast_writer w;
+    flatipc_broadcast_stream_writer sw;
+    int rc;
+    if (framed) {
+        rc = create ? flatipc_broadcast_stream_writer_create(&sw, name, market_evo_messages(),
+                                                             market_evo_MESSAGE_COUNT, &o)
+                    : flatipc_broadcast_stream_writer_open(&sw, name, market_evo_messages(),
+                                                           market_evo_MESSAGE_COUNT, o.wait);
+    } else {
+        rc = create ? flatipc_broadcast_writer_create(&w, name, market_evo_Quote_message(), &o)
+                    : flatipc_broadcast_writer_open(&w, name, market_evo_Quote_message(), o.wait);
+    }
+    if (rc != FLATIPC_OK) {
+        return refused(rc);
+    }
+    attached("writer");
+    if (n == 0) {
+        hold();
+    } else {
+        wait_for_go();
+        uint64_t first = 1 + (framed ? flatipc_broadcast_stream_writer_position(&sw)
+                                     : flatipc_broadcast_writer_position(&w));
+        uint64_t sums[2] = {FOLD_INIT, FOLD_INIT};
+        for (uint64_t seq = first; seq < first + n; seq++) {
+            enum kind k = kind_of(framed, seq, SKEW_VERSION);
+            uint64_t words[MAX_WORDS], written[MAX_WORDS];
+            expected(k, seq, words);
+            rc = framed ? bstream_send(&sw, k, words, (enum how)(seq % 3), written)
+                        : bcast_send(&w, words, (enum how)(seq % 3), written);
+            if (rc != FLATIPC_OK) {
+                return fail("broadcast send", rc);
+            }
+            sums[0] = fold_known(sums[0], k, written, SKEW_VERSION, 1);
+            sums[1] = fold_known(sums[1], k, written, SKEW_VERSION, 2);
+        }
+        printf("SENT %" PRIu64 " %016" PRIx64 " %016" PRIx64 "\n", n, sums[0], sums[1]);
+    }
+    if (framed) {
+        flatipc_broadcast_stream_writer_close(&sw);
+    } else {
+        flatipc_broadcast_writer_close(&w);
+    }
+    return 0;
+}
+
+/* Whether `p` lies in `[base, base + len)`. */
+static int within(const void *p, const void *base, size_t len) {
+    return (const unsigned char *)p >= (const unsigned char *)base &&
+           (const unsigned char *)p < (const unsigned char *)base + len;
+}
+
+/* The broadcast frame's message as words, as read_frame for a stream frame. */
+static enum read read_bframe(const flatipc_broadcast_frame *f, enum kind *k, uint64_t *words,
+                             uint32_t *widened_want) {
+    int older = f->version < SKEW_VERSION;
+    switch (f->id) {
+    case market_evo_Quote_MESSAGE_ID: {
+        const market_evo_Quote *q =
+            (const market_evo_Quote *)flatipc_broadcast_frame_get(f, market_evo_Quote_message());
+        *k = QUOTE;
+        *widened_want = older ? (uint32_t)sizeof *q : 0;
+        if (q == NULL || market_evo_Quote_validate(q) != 0) {
+            return INVALID;
+        }
+        quote_words(q, words);
+        return KNOWN;
+    }
+    case market_evo_Trade_MESSAGE_ID: {
+        const market_evo_Trade *t =
+            (const market_evo_Trade *)flatipc_broadcast_frame_get(f, market_evo_Trade_message());
+        *k = TRADE;
+        *widened_want = older ? (uint32_t)sizeof *t : 0;
+        if (t == NULL || market_evo_Trade_validate(t) != 0) {
+            return INVALID;
+        }
+        trade_words(t, words);
+        return KNOWN;
+    }
+#if SKEW_VERSION >= 2
+    case market_evo_Heartbeat_MESSAGE_ID: {
+        const market_evo_Heartbeat *h = (const market_evo_Heartbeat *)flatipc_broadcast_frame_get(
+            f, market_evo_Heartbeat_message());
+        *k = HEARTBEAT;
+        *widened_want = 0; /* unchanged since it was added */
+        if (h == NULL || market_evo_Heartbeat_validate(h) != 0) {
+            return INVALID;
+        }
+        heartbeat_words(h, words);
+        return KNOWN;
+    }
+#endif
+    default:
+        *widened_want = 0;
+        return UNKNOWN;
+    }
+}
+
+/* A tethered or lossy reader of either broadcast ring: reads until N messages were received or
+ * missed (across writers that take over the ring one after another), then waits for the last
+ * writer's detach. An older writer's message must be zero-extended (tethered: into the
+ * set_buffer buffer; lossy: in the copy), a newer or equal one read in place or copied. */
+static int read_broadcast(int framed, int lossy, int create, const char *name, uint64_t n) {
+    flatipc_broadcast_options o = broadcast_options();
+    /* Copies (lossy), and where a tethered reader zero-extends older messages. */
+    static market_evo_message_buffer copy, widened;
+    flatipc_broadcast_reader r;
+    flatipc_broadcast_stream_reader sr;
+    int rc;
+    if (framed) {
+        flatipc_broadcast_reader_options ro = reader_options(lossy, &copy, sizeof copy);
+        const flatipc_message *table = market_evo_messages();
+        rc = create ? flatipc_broadcast_stream_reader_open_or_create(
+                          &sr, name, table, market_evo_MESSAGE_COUNT, &o, &ro)
+                    : flatipc_broadcast_stream_reader_open(&sr, name, table,
+                                                           market_evo_MESSAGE_COUNT, &ro);
+    } else {
+        flatipc_broadcast_reader_options ro = reader_options(lossy, &copy, sizeof copy.Quote);
+        rc = create ? flatipc_broadcast_reader_open_or_create(&r, name, market_evo_Quote_message(),
+                                                              &o, &ro)
+                    : flatipc_broadcast_reader_open(&r, name, market_evo_Quote_message(), &ro);
+    }
+    if (rc != FLATIPC_OK) {
+        return refused(rc);
+    }
+    attached("reader");
+    if (n == 0) {
+        hold();
+        if (framed) {
+            flatipc_broadcast_stream_reader_close(&sr);
+        } else {
+            flatipc_broadcast_reader_close(&r);
+        }
+        return 0;
+    }
+    rc = framed ? flatipc_broadcast_stream_reader_set_buffer(&sr, &widened, sizeof widened)
+                : flatipc_broadcast_reader_set_buffer(&r, &widened.Quote, sizeof widened.Quote);
+    if (rc != FLATIPC_OK) {
+        return fail("set_buffer", rc);
+    }
+    tally t = tally_new();
+    uint64_t missed = 0, waited_since = 0;
+    for (;;) {
+        flatipc_broadcast_message m;
+        flatipc_broadcast_frame f;
+        int done = t.count + missed >= n;
+        rc = framed ? flatipc_broadcast_stream_reader_try_recv(&sr, &f)
+                    : flatipc_broadcast_reader_try_recv(&r, &m);
+        if (rc == FLATIPC_E_EMPTY) {
+            rc = framed ? flatipc_broadcast_stream_reader_recv(&sr, &f, TIMEOUT_NS)
+                        : flatipc_broadcast_reader_recv(&r, &m, TIMEOUT_NS);
+        }
+        if (done) {
+            break; /* rc: what followed the last message */
+        }
+        if (rc == FLATIPC_E_DISCONNECTED) {
+            /* Between two writers: wait for the next one, for a while. */
+            uint64_t now = flatipc_i_now();
+            waited_since = waited_since == 0 ? now : waited_since;
+            if (now - waited_since > (uint64_t)TIMEOUT_NS) {
+                return fail("broadcast recv", rc);
+            }
+            flatipc_i_sleep_ms(1);
+            continue;
+        }
+        if (rc != FLATIPC_OK) {
+            return fail("broadcast recv", rc);
+        }
+        waited_since = 0;
+        uint64_t words[MAX_WORDS];
+        memset(words, 0, sizeof words);
+        if (framed) {
+            uint64_t seq = f.position + 1;
+            enum kind k = QUOTE;
+            uint32_t widened_want = 0;
+            enum read read = read_bframe(&f, &k, words, &widened_want);
+            if (f.widened != widened_want) {
+                mismatch(&t, seq, KIND_NAME[k], "widened", f.widened, widened_want);
+            }
+            /* Zero-extended into the buffer (tethered) or in the copy (lossy). */
+            const void *want_at = lossy ? (const void *)&copy : (const void *)&widened;
+            if (f.widened != 0 && f.data != want_at) {
+                mismatch(&t, seq, KIND_NAME[k], "widened-at", 0, 0);
+            }
+            missed += f.missed;
+            check(&t, 1, seq, f.version, f.id, read, k, words);
+            rc = flatipc_broadcast_stream_reader_release(&sr);
+        } else {
+            uint64_t seq = m.position + 1;
+            const market_evo_Quote *q = (const market_evo_Quote *)m.data;
+            unsigned version = flatipc_broadcast_reader_version(&r);
+            uint32_t size = flatipc_broadcast_reader_size(&r);
+            uint32_t want_size = quote_size_at(version);
+            if (want_size != 0 ? size != want_size : size < sizeof *q) {
+                mismatch(&t, seq, "Quote", "writer-size", size, want_size);
+            }
+            /* Where the message is: zero-extended into the buffer (an older writer, tethered),
+             * in the ring (tethered), or in the copy (lossy). */
+            int at = lossy ? m.data == (const void *)&copy
+                     : version < SKEW_VERSION
+                         ? m.data == (const void *)&widened
+                         : within(m.data, r.end.data, (size_t)r.end.seg.data_size);
+            if (!at) {
+                mismatch(&t, seq, "Quote", "message-at", version, SKEW_VERSION);
+            }
+            missed += m.missed;
+            enum read read = market_evo_Quote_validate(q) == 0 ? KNOWN : INVALID;
+            quote_words(q, words);
+            check(&t, 0, seq, version, KIND_ID[QUOTE], read, QUOTE, words);
+            rc = flatipc_broadcast_reader_release(&r);
+        }
+        if (rc != FLATIPC_OK) {
+            return fail("release", rc);
+        }
+    }
+    char buf[64];
+    report(&t, missed, end_of(rc, buf, sizeof buf));
+    if (framed) {
+        flatipc_broadcast_stream_reader_close(&sr);
+    } else {
+        flatipc_broadcast_reader_close(&r);
+    }
     return t.mismatches == 0 ? 0 : 3;
 }
 
@@ -813,10 +1175,72 @@ static int read_stream(int create, const char *name, uint64_t n) {
     return 0;
 }
 
+static int write_broadcast(int framed, int create, const char *name, uint64_t n) {
+    flatipc_broadcast_options o = broadcast_options();
+    flatipc_broadcast_writer w;
+    flatipc_broadcast_stream_writer sw;
+    int rc;
+    (void)n;
+    if (framed) {
+        rc = create ? flatipc_broadcast_stream_writer_create(&sw, name, market_evo_messages(),
+                                                             market_evo_MESSAGE_COUNT, &o)
+                    : flatipc_broadcast_stream_writer_open(&sw, name, market_evo_messages(),
+                                                           market_evo_MESSAGE_COUNT, o.wait);
+    } else {
+        rc = create ? flatipc_broadcast_writer_create(&w, name, market_evo_Quote_message(), &o)
+                    : flatipc_broadcast_writer_open(&w, name, market_evo_Quote_message(), o.wait);
+    }
+    if (rc != FLATIPC_OK) {
+        return refused(rc);
+    }
+    attached("writer");
+    hold();
+    if (framed) {
+        flatipc_broadcast_stream_writer_close(&sw);
+    } else {
+        flatipc_broadcast_writer_close(&w);
+    }
+    return 0;
+}
+
+static int read_broadcast(int framed, int lossy, int create, const char *name, uint64_t n) {
+    flatipc_broadcast_options o = broadcast_options();
+    static market_evo_message_buffer copy;
+    flatipc_broadcast_reader_options ro = reader_options(lossy, &copy, sizeof copy);
+    flatipc_broadcast_reader r;
+    flatipc_broadcast_stream_reader sr;
+    int rc;
+    (void)n;
+    if (framed) {
+        const flatipc_message *table = market_evo_messages();
+        rc = create ? flatipc_broadcast_stream_reader_open_or_create(
+                          &sr, name, table, market_evo_MESSAGE_COUNT, &o, &ro)
+                    : flatipc_broadcast_stream_reader_open(&sr, name, table,
+                                                           market_evo_MESSAGE_COUNT, &ro);
+    } else {
+        rc = create ? flatipc_broadcast_reader_open_or_create(&r, name, market_evo_Quote_message(),
+                                                              &o, &ro)
+                    : flatipc_broadcast_reader_open(&r, name, market_evo_Quote_message(), &ro);
+    }
+    if (rc != FLATIPC_OK) {
+        return refused(rc);
+    }
+    attached("reader");
+    hold();
+    if (framed) {
+        flatipc_broadcast_stream_reader_close(&sr);
+    } else {
+        flatipc_broadcast_reader_close(&r);
+    }
+    return 0;
+}
+
 #endif /* SKEW_CONFLICT */
 
 static int usage(void) {
-    fprintf(stderr, "usage: skew-%s writer|reader channel|stream %s create|open NAME N%s\n",
+    fprintf(stderr,
+            "usage: skew-%s writer|reader channel|stream|broadcast[-lossy]|bstream[-lossy] %s "
+            "create|open NAME N%s\n",
             SKEW_NAME, SKEW_NAME,
 #ifdef SKEW_CONFLICT
             " (N = 0: this release only attaches)"
@@ -833,13 +1257,24 @@ int main(int argc, char **argv) {
         return usage();
     }
     int writer = strcmp(argv[1], "writer") == 0;
-    int stream = strcmp(argv[2], "stream") == 0;
+    static const char *const RINGS[4] = {"channel", "stream", "broadcast", "bstream"};
+    char ring_arg[32];
+    snprintf(ring_arg, sizeof ring_arg, "%s", argv[2]);
+    size_t len = strlen(ring_arg);
+    int lossy = len > 6 && strcmp(ring_arg + len - 6, "-lossy") == 0;
+    if (lossy) {
+        ring_arg[len - 6] = '\0';
+    }
+    int ring = -1;
+    for (int i = 0; i < 4; i++) {
+        ring = strcmp(ring_arg, RINGS[i]) == 0 ? i : ring;
+    }
     int create = strcmp(argv[4], "create") == 0;
     char *end = NULL;
     uint64_t n = strtoull(argv[6], &end, 10);
-    if ((!writer && strcmp(argv[1], "reader") != 0) ||
-        (!stream && strcmp(argv[2], "channel") != 0) ||
-        (!create && strcmp(argv[4], "open") != 0) || end == argv[6] || *end != '\0') {
+    if ((!writer && strcmp(argv[1], "reader") != 0) || ring < 0 ||
+        (lossy && (writer || ring < BROADCAST)) || (!create && strcmp(argv[4], "open") != 0) ||
+        end == argv[6] || *end != '\0') {
         return usage();
     }
 #ifdef SKEW_CONFLICT
@@ -848,8 +1283,15 @@ int main(int argc, char **argv) {
     }
 #endif
     const char *name = argv[5];
-    if (writer) {
-        return stream ? write_stream(create, name, n) : write_channel(create, name, n);
+    switch ((enum ring)ring) {
+    case CHANNEL:
+        return writer ? write_channel(create, name, n) : read_channel(create, name, n);
+    case STREAM:
+        return writer ? write_stream(create, name, n) : read_stream(create, name, n);
+    default: {
+        int framed = ring == BSTREAM;
+        return writer ? write_broadcast(framed, create, name, n)
+                      : read_broadcast(framed, lossy, create, name, n);
     }
-    return stream ? read_stream(create, name, n) : read_channel(create, name, n);
+    }
 }

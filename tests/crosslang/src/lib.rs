@@ -1,7 +1,7 @@
 //! What the Rust peer (`src/bin/rust-peer.rs`) and the tests share with the C peer
 //! (`c/peer.c`): the market-data schema, the messages (each a function of its sequence number,
 //! defined identically in both languages) and the checksum both sides print; and, in [`skew`],
-//! what the version-skew peers (`src/bin/skew-peer.rs`, `c/skew.c`) and their matrix share.
+//! what the version-skew peers (`src/bin/skew-peer/`, `c/skew.c`) and their matrix share.
 
 #![allow(missing_docs)]
 // The message contents truncate sequence numbers on purpose, exactly as the C peer's casts do.

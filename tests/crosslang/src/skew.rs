@@ -1,4 +1,4 @@
-//! What the version-skew peers (`src/bin/skew-peer.rs`, `c/skew.c`) and the matrix
+//! What the version-skew peers (`src/bin/skew-peer/`, `c/skew.c`) and the matrix
 //! (`tests/skew.rs`) share: the three releases of `schemas/evolution/` as generated Rust, which
 //! message a writer sends at each sequence number, every member's value as a function of the
 //! sequence number, and the checksum over the members a writer and a reader both know.
@@ -145,17 +145,46 @@ pub enum Ring {
     Channel,
     /// A framed stream of the whole library.
     Stream,
+    /// A typed broadcast ring of `Quote`.
+    Broadcast,
+    /// A broadcast stream of the whole library.
+    BroadcastStream,
 }
 
+impl Ring {
+    /// The peers' `RING` argument (a broadcast reader adds `-lossy` for the lossy policy).
+    pub const fn arg(self) -> &'static str {
+        match self {
+            Ring::Channel => "channel",
+            Ring::Stream => "stream",
+            Ring::Broadcast => "broadcast",
+            Ring::BroadcastStream => "bstream",
+        }
+    }
+
+    /// Whether the ring carries the whole library (else one `Quote`).
+    pub const fn framed(self) -> bool {
+        matches!(self, Ring::Stream | Ring::BroadcastStream)
+    }
+
+    /// Whether the ring has many readers, whose positions are message numbers.
+    pub const fn broadcast(self) -> bool {
+        matches!(self, Ring::Broadcast | Ring::BroadcastStream)
+    }
+}
+
+/// Slots of the broadcast rings: few, so that 100k messages lap each slot many times.
+pub const BROADCAST_CAPACITY: u64 = 64;
+
 /// The message a writer of schema `version` sends as message `seq` (1-based): on the typed
-/// channel always a `Quote`; on the stream every seventh a `Heartbeat` (version 2 writers
+/// rings always a `Quote`; on the framed ones every seventh a `Heartbeat` (version 2 writers
 /// only), every third a `Trade`, else a `Quote`.
 pub fn kind(ring: Ring, seq: u64, version: u16) -> Kind {
     match ring {
-        Ring::Channel => Kind::Quote,
-        Ring::Stream if version >= 2 && seq.is_multiple_of(7) => Kind::Heartbeat,
-        Ring::Stream if seq.is_multiple_of(3) => Kind::Trade,
-        Ring::Stream => Kind::Quote,
+        _ if !ring.framed() => Kind::Quote,
+        _ if version >= 2 && seq.is_multiple_of(7) => Kind::Heartbeat,
+        _ if seq.is_multiple_of(3) => Kind::Trade,
+        _ => Kind::Quote,
     }
 }
 
@@ -234,11 +263,64 @@ pub fn fold_known(mut h: u64, kind: Kind, words: &Words, writer: u16, reader: u1
 /// The checksum a reader of `reader` version computes over `count` messages from a writer of
 /// `writer` version, and the number of them it cannot read (messages newer than it).
 pub fn checksum(ring: Ring, writer: u16, reader: u16, count: u64) -> (u64, u64) {
-    (1..=count).fold((FOLD_INIT, 0), |(h, skipped), seq| {
+    checksum_from((FOLD_INIT, 0), ring, writer, reader, 1..=count)
+}
+
+/// [`checksum`] continued from `(h, skipped)` over the messages `seqs` of a writer of `writer`
+/// version (writers that take over a broadcast ring one after the other).
+pub fn checksum_from(
+    (h, skipped): (u64, u64),
+    ring: Ring,
+    writer: u16,
+    reader: u16,
+    seqs: std::ops::RangeInclusive<u64>,
+) -> (u64, u64) {
+    seqs.fold((h, skipped), |(h, skipped), seq| {
         let k = kind(ring, seq, writer);
         let words = expected(k, seq);
         (fold_known(h, k, &words, writer, reader), skipped + u64::from(k.since() > reader))
     })
+}
+
+/// The writer versions a reader met, in order: runs of consecutive messages of one writer
+/// version (`version:first-last`, sequence numbers), as the peers print them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Runs(pub Vec<(u16, u64, u64)>);
+
+impl Runs {
+    /// Adds message `seq`, read as written at `version`.
+    pub fn push(&mut self, version: u16, seq: u64) {
+        match self.0.last_mut() {
+            Some((v, _, last)) if *v == version => *last = seq,
+            _ => self.0.push((version, seq, seq)),
+        }
+    }
+
+    /// Parses the printed form (`-` for none).
+    pub fn parse(text: &str) -> Option<Runs> {
+        if text == "-" {
+            return Some(Runs::default());
+        }
+        let run = |r: &str| {
+            let (version, seqs) = r.split_once(':')?;
+            let (first, last) = seqs.split_once('-')?;
+            Some((version.parse().ok()?, first.parse().ok()?, last.parse().ok()?))
+        };
+        text.split(',').map(run).collect::<Option<Vec<_>>>().map(Runs)
+    }
+}
+
+impl std::fmt::Display for Runs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("-");
+        }
+        for (i, (version, first, last)) in self.0.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            write!(f, "{sep}{version}:{first}-{last}")?;
+        }
+        Ok(())
+    }
 }
 
 /// What a peer's struct of one release is to the words: built from them (members it lacks

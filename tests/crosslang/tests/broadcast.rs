@@ -742,8 +742,9 @@ fn scribbled_broadcast_rings_are_errors_in_c_and_rust() {
         // 16 + size > slot_size: reported and skipped by every reader.
         ("frame size beyond the slot", room + 1, [(D, 9, 1, 0); 3]),
         ("frame size u32::MAX", u32::MAX, [(D, 9, 1, 0); 3]),
-        // Within the slot: delivered (with a size that matches no message; the C lossy reader
-        // hands it out without data, its buffer holds only the largest message).
+        // Within the slot: delivered (with a size that matches no message; the C lossy reader's
+        // buffer holds only the largest message, so it hands out the prefix it copied, as it
+        // would for a newer, larger version of the frame's message).
         ("frame size beyond the largest message", room, [(D, 10, 0, 0); 3]),
         ("frame size small", 8, [(D, 10, 0, 0); 3]),
     ] {

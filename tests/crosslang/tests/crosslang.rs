@@ -572,6 +572,27 @@ fn c_channel_peers_of_three_versions_share_a_ring() {
     assert!(lines.iter().any(|l| l == "EVO-CHAN OK"), "{lines:?}");
 }
 
+/// Versions 2, 3 and 5 of `Quote` on broadcast rings, typed (`evo-bcast`: writer epochs) and
+/// framed (`evo-bstream`: frame versions), all in the sanitized C peer: version 2 writes over
+/// slots version 3 filled, and version-3 readers, tethered (zero-extending into their
+/// `set_buffer` buffer after `FLATIPC_E_NEEDS_BUFFER`), lossy (in their copies) and from the
+/// oldest message, read zeros past version 2's bytes; version-2 readers read version 3's prefix
+/// (a lossy one whose buffer holds only its own size too); a version 5 larger than the slots is
+/// refused as reader and as writer; a lost epoch is skipped; and a diverged version 3 that takes
+/// over a version-2 ring is met by the version-3 readers as a version mismatch, skipped.
+#[test]
+fn c_broadcast_readers_of_three_versions_share_a_ring() {
+    let _serial = serial();
+    for (role, ok) in [("evo-bcast", "EVO-BCAST OK"), ("evo-bstream", "EVO-BSTREAM OK")] {
+        let name = unique(role);
+        let _cleanup = (Cleanup(name.clone()), Cleanup(format!("{name}-diverged")));
+        let (status, lines) =
+            Peer::spawn(Lang::CAsan, &[role, &name]).finish(Duration::from_secs(30));
+        assert!(status.success(), "{role}: {status} {lines:?}");
+        assert!(lines.iter().any(|l| l == ok), "{role}: {lines:?}");
+    }
+}
+
 /// A Rust writer of version 2 fills a stream; a C reader of version 3 gets every frame
 /// zero-extended (`widened`), with the writer's version and size.
 #[test]
