@@ -33,16 +33,17 @@
 //! Cells run one at a time (`serial`): the host may have two CPUs, and each cell already runs
 //! two processes.
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use common::serial;
 
 use flatipc_crosslang_tests::skew::{checksum, checksum_from, Ring, Runs, MESSAGES};
 use flatipc_crosslang_tests::FOLD_INIT;
+
+mod common;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lang {
@@ -127,11 +128,6 @@ fn exe(lang: Lang, release: Release) -> PathBuf {
     PathBuf::from(c)
 }
 
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// A segment name of this process, removed (`/dev/shm/flatipc.<name>`) when dropped.
 struct Segment(String);
 
@@ -149,13 +145,9 @@ impl Drop for Segment {
     }
 }
 
-/// A peer process whose stdout lines arrive on a channel, so that waits can time out.
-struct Peer {
-    what: String,
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
+/// A skew peer process (`common::Peer`: stdout lines awaited with a timeout, killed if the test
+/// ends first).
+struct Peer(common::Peer);
 
 impl Peer {
     /// `skew-peer ROLE RING VERSION MODE NAME N` (see `src/bin/skew-peer/main.rs`).
@@ -170,79 +162,25 @@ impl Peer {
     ) -> Peer {
         let mode = if create { "create" } else { "open" };
         let ring = ring_arg(ring, role, policy);
-        let args =
-            [role.arg(), &ring, release.arg(), mode, name, &count.to_string()].map(String::from);
-        let what = format!("{lang:?} {args:?}");
-        let mut child = Command::new(exe(lang, release))
-            .args(&args)
-            .env("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
-            .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Peer { what, child, lines, seen: Vec::new() }
+        let count = count.to_string();
+        let args = [role.arg(), &ring, release.arg(), mode, name, &count];
+        Peer(common::Peer::spawn_exe(&exe(lang, release), &format!("{lang:?}"), &args))
     }
 
     /// Waits for the `ATTACHED` line (the peer holds the ring from then on).
     fn attached(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with("ATTACHED ") => return,
-                Ok(line) => self.seen.push(line),
-                Err(e) => panic!("{}: did not attach ({e}); output {:?}", self.what, self.seen),
-            }
-        }
+        self.0.expect_line("ATTACHED ", Duration::from_secs(10));
     }
 
     /// Sends a line to the peer's stdin: a broadcast writer's go.
     fn go(&mut self) {
-        let stdin = self.child.stdin.as_mut().expect("piped stdin");
-        stdin.write_all(b"go\n").and_then(|()| stdin.flush()).expect("write to the peer");
+        self.0.send_line("go");
     }
 
     /// Closes stdin (ending a hold), waits for the exit (killing the process after `timeout`)
     /// and returns the status and every line not consumed yet.
-    fn finish(mut self, timeout: Duration) -> (ExitStatus, Vec<String>) {
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!("{} did not finish within {timeout:?}; output {:?}", self.what, self.seen);
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let mut lines = std::mem::take(&mut self.seen);
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            lines.push(line);
-        }
-        (status, lines)
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+    fn finish(self, timeout: Duration) -> (ExitStatus, Vec<String>) {
+        self.0.finish(timeout)
     }
 }
 

@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver};
@@ -86,7 +86,12 @@ pub struct Peer {
 
 impl Peer {
     pub fn spawn(lang: Lang, args: &[&str]) -> Peer {
-        let mut child = Command::new(lang.exe())
+        Peer::spawn_exe(lang.exe().as_ref(), &format!("{lang:?}"), args)
+    }
+
+    /// Runs `exe` with `args` (`what` names it in failure messages).
+    pub fn spawn_exe(exe: &Path, what: &str, args: &[&str]) -> Peer {
+        let mut child = Command::new(exe)
             .args(args)
             .env("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0")
             .env("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
@@ -94,7 +99,7 @@ impl Peer {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {lang:?} {args:?}: {e}"));
+            .unwrap_or_else(|e| panic!("spawn {what} {args:?}: {e}"));
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -105,7 +110,7 @@ impl Peer {
             }
         });
         let stdin = child.stdin.take();
-        Peer { what: format!("{lang:?} {args:?}"), child, stdin, lines, seen: Vec::new() }
+        Peer { what: format!("{what} {args:?}"), child, stdin, lines, seen: Vec::new() }
     }
 
     /// The next line starting with `prefix` (earlier lines are kept in `seen`).
