@@ -283,9 +283,10 @@ impl<T: FlatMessage> BroadcastReader<T> {
                     Found::Copied { .. } => NonNull::from(&mut *self.end.buffer).cast::<u8>(),
                 };
                 // SAFETY: an in-place slot is published and this tethered reader's cursor keeps
-                // the writer off it until released; the copy buffer is the reader's own. Both
-                // hold at least the epoch's size (≤ slot_size ≤ size_of::<T>() for the copy,
-                // checked by `Epochs::at`, and the copy is `size_of::<T>()` bytes).
+                // the writer off it until released; the copy buffer is the reader's own, so no
+                // one writes either during the copy. `widen` reads the epoch's size, which
+                // `Epochs::at` checked to be at most `slot_size` (the slot's bytes) and, as it
+                // widens, below `size_of::<T>()` (the copy buffer's bytes).
                 Some(unsafe { self.epochs.widen(bytes) })
             }
             Err(e) => return skip(&mut self.end, e),

@@ -55,6 +55,8 @@ pub(crate) fn record(segment: &Segment, start: u64, version: u16, size: u32) {
     // The seqlock of PROTOCOL §3: a reader that sees `REWRITING`, or two different `start`s,
     // around its load of `meta` discards the entry.
     start_word.store(REWRITING, Ordering::Relaxed);
+    // Pairs with the Acquire fence in `read`: a reader whose copy of `meta` saw the store
+    // below also sees `REWRITING` (or the new `start`) when it loads `start` again.
     fence(Ordering::Release);
     meta.store(pack(version, n, size), Ordering::Relaxed);
     // SYNC POINT E: pairs with the Acquire load of `start` in `read`.
